@@ -1,0 +1,94 @@
+"""`bright-eval data ...`: check a data source, and mirror the hub to a local folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from bright_eval.data import BRIGHT_REASONING, check_gold_in_corpus, get_source
+from bright_eval.errors import BrightEvalError
+from bright_eval.io import write_jsonl
+from bright_eval.tasks import parse_tasks
+
+from . import app, err
+from .options import DataDir, OptPath, Tasks
+from .render import out
+
+data_app = typer.Typer(help="Inspect BRIGHT data and make local mirrors.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("check")
+def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
+          documents: bool = typer.Option(True, "--documents/--no-documents", help="Also load and check the documents.")) -> None:
+    """Load each task, validate it, and report counts (and gold ids missing from the corpus)."""
+    source = get_source(data_dir)
+    table = Table(title=f"BRIGHT data: {source.description}", title_justify="left")
+    for col in ("task", "queries", "gold/query", "queries w/ excluded", "docs", "gold missing"):
+        table.add_column(col, justify="right" if col != "task" else "left")
+    for task in parse_tasks(tasks):
+        exs = source.examples(task)
+        n_docs, missing = "-", "-"
+        if documents:
+            try:
+                corpus = source.documents(task)
+                n_docs, missing = f"{len(corpus):,}", str(check_gold_in_corpus(task, exs, corpus))
+            except BrightEvalError as exc:
+                n_docs = "[red]missing[/]"
+                err.print(f"[yellow]{task}[/]: {exc}")
+        table.add_row(task, str(len(exs)), f"{sum(len(e.gold_ids) for e in exs) / max(len(exs), 1):.2f}",
+                      str(sum(1 for e in exs if e.excluded_ids)), n_docs, missing)
+    out.print(table)
+
+
+@data_app.command("export")
+def export(
+    to: Path = typer.Option(..., "--to", help="Folder to write the mirror into (created)."),
+    tasks: str = Tasks,
+    data_dir: OptPath = DataDir,
+    long_documents: bool = typer.Option(True, "--long-documents/--no-long-documents"),
+    reasoning: bool = typer.Option(True, "--reasoning/--no-reasoning", help="Also export BRIGHT's precomputed reasoning queries."),
+) -> None:
+    """Write a local mirror (examples, qrels, documents, long documents, reasoning) from the hub, or
+    from another local folder, in the layout `--data-dir` reads. For offline clusters."""
+    source = get_source(data_dir)
+    for task in parse_tasks(tasks):
+        folder = to / task
+        exs = source.examples(task)
+        write_jsonl(folder / "examples.jsonl", (e.to_record() for e in exs))
+        (folder / "qrels.txt").write_text("".join(f"{e.id} 0 {g} 1\n" for e in exs for g in e.gold_ids), encoding="utf-8")
+        docs = source.documents(task)
+        write_jsonl(folder / "documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(docs.ids, docs.texts)))
+        n_long = "-"
+        if long_documents:
+            try:
+                long_docs = source.documents(task, long=True)
+                write_jsonl(folder / "long_documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(long_docs.ids, long_docs.texts)))
+                n_long = f"{len(long_docs):,}"
+            except BrightEvalError as exc:
+                err.print(f"[yellow]{task}[/]: long documents skipped: {exc}")
+        if reasoning:
+            for name in BRIGHT_REASONING:
+                try:
+                    rs = source.reasoning(task, name)
+                except BrightEvalError:
+                    continue
+                write_jsonl(folder / "reasoning" / f"{name}.jsonl", ({"id": k, "query": v} for k, v in rs.items()))
+        err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {folder}")
+
+
+@data_app.command("proxy")
+def proxy(
+    to: Path = typer.Option(..., "--to", help="Folder to write the proxy data set into."),
+    data_dir: OptPath = DataDir,
+    tasks: str = typer.Option(",".join(__import__("bright_eval.proxy", fromlist=["SE_TASKS"]).SE_TASKS), "--tasks",
+                              help="Stack Exchange tasks to include (they carry gold_answer)."),
+) -> None:
+    """Build the answer-retrieval proxy (questions -> their accepted answers) from BRIGHT's examples.
+    Real text, real queries, NOT BRIGHT's corpus: for machines without BRIGHT's documents."""
+    from bright_eval.proxy import build_proxy
+
+    counts = build_proxy(get_source(data_dir), to, tuple(parse_tasks(tasks)))
+    err.print(f"proxy written to {to}: {sum(counts.values())} queries over {len(counts)} tasks, {sum(counts.values())} answers in the pool")

@@ -1,0 +1,41 @@
+"""Printing results: a rich table for people, one JSON object for scripts."""
+
+from __future__ import annotations
+
+import json
+from statistics import fmean
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bright_eval.errors import BrightEvalError
+from bright_eval.scoring import METRICS
+
+out = Console()
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in ("table", "json"):
+        raise BrightEvalError(f"--format must be 'table' or 'json', got '{fmt}'")
+    return fmt
+
+
+def emit(per_task: dict[str, dict[str, float]], fmt: str, title: str, notes: dict[str, str] | None = None) -> None:
+    """`per_task` = {task: {metric: value}}; the table adds an average row (tasks weighted equally)."""
+    if fmt == "json":
+        typer.echo(json.dumps(per_task))
+        return
+    table = Table(title=title, title_justify="left")
+    table.add_column("task")
+    for m in METRICS:
+        table.add_column(m, justify="right", style="bold" if m == "ndcg@10" else None)
+    if notes:
+        table.add_column("")
+    for task, vals in per_task.items():
+        table.add_row(task, *(f"{100 * vals[m]:.2f}" for m in METRICS), *([notes.get(task, "")] if notes else []))
+    if len(per_task) > 1:
+        avg = {m: fmean(v[m] for v in per_task.values()) for m in METRICS}
+        table.add_row("[b]average[/]", *(f"[b]{100 * avg[m]:.2f}[/]" for m in METRICS), *([""] if notes else []))
+    out.print(table)
+    out.print("[dim]metrics x100; nDCG@10 is BRIGHT's headline[/]")

@@ -1,0 +1,44 @@
+"""Retrievers: `index(corpus)` then `search(queries, k, exclude) -> run` ({qid: {docid: score}}).
+
+Each name resolves through `RETRIEVERS`; model-backed retrievers import their heavy libraries only
+when created, so the core (BM25) never needs torch.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from bright_eval.cache import ArtifactCache
+from bright_eval.data import Corpus
+from bright_eval.registry import Registry
+from bright_eval.trec import Run
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    name: str
+
+    def spec(self) -> dict:
+        """What determines this retriever's output (for provenance and the config fingerprint)."""
+
+    def index(self, corpus: Corpus) -> None: ...
+
+    def search(self, queries: dict[str, str], k: int = 1000, exclude: dict[str, set[str]] | None = None) -> Run:
+        """Top-k per query, with `exclude[qid]` removed before the cut (BRIGHT's protocol)."""
+
+
+RETRIEVERS: Registry[Retriever] = Registry("retriever")
+
+
+@RETRIEVERS.register("bm25", "BRIGHT's BM25: Lucene English analyzer + gensim LuceneBM25Model (k1=0.9, b=0.4), BM25-weighted query side")
+def _bm25(cache: ArtifactCache | None = None, **params) -> Retriever:
+    from .bm25 import BM25Retriever
+
+    return BM25Retriever(flavour="bright", cache=cache, **params)
+
+
+@RETRIEVERS.register("bm25-lucene", "Anserini/Lucene BM25 (k1=0.9, b=0.4): query terms weighted by count, float32, one-byte length norms")
+def _bm25_lucene(cache: ArtifactCache | None = None, **params) -> Retriever:
+    from .bm25 import BM25Retriever
+
+    return BM25Retriever(flavour="lucene", name="bm25-lucene", cache=cache, **params)

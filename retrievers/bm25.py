@@ -1,0 +1,280 @@
+"""BM25 on scipy.sparse posting lists, in two exact flavours.
+
+* ``bright`` reproduces BRIGHT's pipeline (Lucene English tokens -> gensim ``LuceneBM25Model(k1=0.9,
+  b=0.4)`` applied to documents *and* the query -> dot product): idf enters twice and repeated query
+  terms saturate. Weights are stored as float32, as gensim's ``SparseMatrixSimilarity`` does.
+* ``lucene`` reproduces Lucene 9's ``BM25Similarity`` as Anserini runs it: query terms weighted by
+  their count, float32 arithmetic in Lucene's operation order, and document lengths quantised to
+  Lucene's one-byte norms.
+
+The costly part, turning text into a term x document count matrix, is cached on disk by corpus
+fingerprint + analyzer; the weighting is recomputed from it in well under a second, so one cached
+analysis serves both flavours and any k1/b.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from array import array
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+
+from bright_eval.cache import ArtifactCache
+from bright_eval.data import Corpus
+from bright_eval.progress import progress
+from bright_eval.trec import Run
+
+CHUNK = 20_000  # documents per sparse block while counting: bounds peak memory on 400k-doc tasks
+
+
+class TermCounts:
+    """Term-major posting lists: for term t, docs ``indices[indptr[t]:indptr[t+1]]`` with counts ``tf``."""
+
+    def __init__(self, vocab: list[str], indptr: np.ndarray, indices: np.ndarray, tf: np.ndarray, lengths: np.ndarray):
+        self.vocab = vocab
+        self.term_index = {t: i for i, t in enumerate(vocab)}
+        self.indptr, self.indices, self.tf, self.lengths = indptr, indices, tf, lengths
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def build(cls, token_lists: Iterable[list[str]], n_docs: int) -> "TermCounts":
+        term_index: dict[str, int] = {}
+        lengths = array("i")
+        blocks: list[sp.csr_matrix] = []
+        cols, counts = array("i"), []
+        for tokens in token_lists:
+            ids = [term_index.setdefault(t, len(term_index)) for t in tokens]
+            cols.extend(ids)
+            counts.append(len(ids))
+            lengths.append(len(ids))
+            if len(counts) == CHUNK:
+                blocks.append(cls._block(cols, counts))
+                cols, counts = array("i"), []
+        if counts:
+            blocks.append(cls._block(cols, counts))
+        n_terms = len(term_index)
+        blocks = [sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], n_terms)) for b in blocks]
+        doc_term = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, 0), dtype=np.int32)
+        if doc_term.shape[0] != n_docs:
+            raise ValueError(f"analyzer produced {doc_term.shape[0]} token lists for {n_docs} documents")
+        term_doc = doc_term.tocsc()  # column t = posting list of term t
+        term_doc.sort_indices()
+        vocab = [""] * n_terms
+        for t, i in term_index.items():
+            vocab[i] = t
+        return cls(vocab, term_doc.indptr.astype(np.int64), term_doc.indices.astype(np.int32), term_doc.data.astype(np.int32),
+                   np.frombuffer(lengths, dtype=np.int32).copy())
+
+    @staticmethod
+    def _block(cols: array, counts: list[int]) -> sp.csr_matrix:
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        col = np.frombuffer(cols, dtype=np.int32)
+        width = int(col.max()) + 1 if len(col) else 0
+        m = sp.csr_matrix((np.ones(len(col), dtype=np.int32), col, indptr), shape=(len(counts), width))
+        m.sum_duplicates()  # repeated tokens in a document -> one entry with its count
+        return m
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / "indptr.npy", self.indptr)
+        np.save(folder / "indices.npy", self.indices)
+        np.save(folder / "tf.npy", self.tf)
+        np.save(folder / "lengths.npy", self.lengths)
+        (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> "TermCounts":
+        vocab = json.loads((folder / "vocab.json").read_text())
+        arrays = [np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("indptr", "indices", "tf", "lengths")]
+        return cls(vocab, *[np.asarray(a) for a in arrays])
+
+
+def lucene_quantized_length(lengths: np.ndarray) -> np.ndarray:
+    """Lucene's one-byte norm (SmallFloat.intToByte4 / byte4ToInt): exact below 24, then 4 significant bits."""
+
+    def int4(i: int) -> int:
+        nb = int(i).bit_length()
+        if nb < 4:
+            return int(i)
+        s = nb - 4
+        return ((i >> s) & 7) | ((s + 1) << 3)
+
+    def back(i: int) -> int:
+        bits, s = i & 7, (i >> 3) - 1
+        return bits if s == -1 else (bits | 8) << s
+
+    free = 255 - int4(2**31 - 1)
+    table = {int(dl): (int(dl) if dl < free else free + back(int4(int(dl) - free))) for dl in np.unique(lengths)}
+    return np.array([table[int(dl)] for dl in lengths], dtype=np.int64) if len(lengths) else np.zeros(0, np.int64)
+
+
+class BM25Retriever:
+    def __init__(self, flavour: str = "bright", k1: float = 0.9, b: float = 0.4, analyzer: Callable[[str], list[str]] | None = None,
+                 cache: ArtifactCache | None = None, name: str | None = None, batch_size: int = 64):
+        if flavour not in ("bright", "lucene"):
+            raise ValueError(f"unknown BM25 flavour {flavour!r} (bright or lucene)")
+        if analyzer is None:
+            from .analysis import EnglishAnalyzer
+
+            analyzer = EnglishAnalyzer()
+        self.flavour, self.k1, self.b = flavour, float(k1), float(b)
+        self.analyzer = analyzer
+        self.cache = cache
+        self.name = name or ("bm25" if flavour == "bright" else "bm25-lucene")
+        self.batch_size = batch_size
+        self.timings: dict[str, float] = {}
+        self.counts: TermCounts | None = None
+        self.doc_ids: list[str] = []
+
+    def spec(self) -> dict:
+        return {"name": self.name, "flavour": self.flavour, "k1": self.k1, "b": self.b,
+                "analyzer": getattr(self.analyzer, "fingerprint", type(self.analyzer).__name__)}
+
+    # -- indexing ---------------------------------------------------------------------------------------
+    def _analyze_corpus(self, corpus: Corpus) -> TermCounts:
+        many = getattr(self.analyzer, "analyze_many", None)
+        texts = progress(corpus.texts, total=len(corpus), description=f"{self.name}: analysing {len(corpus):,} docs")
+        tokens = many(texts) if many else (self.analyzer(t) for t in texts)
+        return TermCounts.build(tokens, len(corpus))
+
+    def index(self, corpus: Corpus) -> None:
+        t0 = time.perf_counter()
+        if self.cache is None:
+            self.counts = self._analyze_corpus(corpus)
+        else:
+            key = self.cache.key(kind="bm25-term-counts", corpus=corpus.fingerprint, analyzer=self.spec()["analyzer"])
+            if self.cache.has("bm25", key):
+                self.cache.hit("bm25")
+                self.counts = TermCounts.load(self.cache.dir_for("bm25", key))
+            else:
+                self.counts = self._analyze_corpus(corpus)
+                with self.cache.build("bm25", key) as folder:
+                    self.counts.save(folder)
+        self.doc_ids = corpus.ids
+        self._weigh()
+        self.timings["index_s"] = time.perf_counter() - t0
+
+    def _weigh(self) -> None:
+        c = self.counts
+        assert c is not None
+        k1, b = self.k1, self.b
+        df = np.diff(c.indptr)
+        doc_of = c.indices
+        tf = c.tf.astype(np.float64)
+        if self.flavour == "bright":
+            # gensim: N counts every document, avgdl = all tokens / N.
+            n = c.n_docs
+            self.avgdl = float(c.lengths.sum()) / n if n else 0.0
+            self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
+            norm = k1 * (1 - b + b * c.lengths[doc_of] / self.avgdl) if n else tf
+            idf_per_posting = np.repeat(self.idf, df)
+            self.weights = (idf_per_posting * tf / (tf + norm)).astype(np.float32)
+            self._term_doc = sp.csr_matrix((self.weights, c.indices, c.indptr), shape=(len(c.vocab), n))
+        else:
+            f32 = np.float32
+            # Lucene: docCount and avgdl only see documents that have at least one token.
+            n = int((c.lengths > 0).sum())
+            self.avgdl = f32(float(c.lengths.sum()) / n) if n else f32(1)
+            self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(f32)
+            qlen = lucene_quantized_length(c.lengths).astype(f32)
+            norm_inv = f32(1) / (f32(k1) * ((f32(1) - f32(b)) + f32(b) * qlen / self.avgdl))
+            # freq * normInverse, rounded to float32 exactly where Lucene rounds it.
+            self.x = (c.tf.astype(f32) * norm_inv.astype(f32)[doc_of]).astype(f32)
+
+    # -- search -----------------------------------------------------------------------------------------
+    def _query_terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        ids: dict[int, int] = {}
+        ti = self.counts.term_index  # type: ignore[union-attr]
+        for tok in self.analyzer(text):
+            j = ti.get(tok)
+            if j is not None:  # gensim's doc2bow and Lucene both ignore unknown terms
+                ids[j] = ids.get(j, 0) + 1
+        return np.fromiter(ids.keys(), np.int64, len(ids)), np.fromiter(ids.values(), np.float64, len(ids))
+
+    def _bright_query_weights(self, terms: np.ndarray, qtf: np.ndarray) -> np.ndarray:
+        qlen = qtf.sum()
+        norm = self.k1 * (1 - self.b + self.b * qlen / self.avgdl)
+        return (self.idf[terms] * qtf / (qtf + norm)).astype(np.float32)
+
+    def _lucene_scores(self, terms: np.ndarray, qtf: np.ndarray, acc: np.ndarray) -> None:
+        c = self.counts
+        f32 = np.float32
+        for t, q in zip(terms, qtf):
+            lo, hi = c.indptr[t], c.indptr[t + 1]
+            w = f32(q) * self.idf[t]
+            # Lucene: weight - weight / (1f + freq * normInverse), each step a float; summed in double.
+            acc[c.indices[lo:hi]] += (w - w / (f32(1) + self.x[lo:hi])).astype(np.float64)
+
+    def search(self, queries: dict[str, str], k: int = 1000, exclude: dict[str, set[str]] | None = None) -> Run:
+        if self.counts is None:
+            raise RuntimeError("search() before index()")
+        t0 = time.perf_counter()
+        exclude = exclude or {}
+        pos = None
+        run: Run = {}
+        qids = list(queries)
+        n = self.counts.n_docs
+        acc = np.zeros(n, dtype=np.float64)
+        for start in progress(range(0, len(qids), self.batch_size), total=-(-len(qids) // self.batch_size),
+                              description=f"{self.name}: searching {len(qids)} queries"):
+            batch = qids[start:start + self.batch_size]
+            parsed = [self._query_terms(queries[q]) for q in batch]
+            if self.flavour == "bright":
+                rows, cols, vals = [], [], []
+                for r, (terms, qtf) in enumerate(parsed):
+                    rows.append(np.full(len(terms), r))
+                    cols.append(terms)
+                    vals.append(self._bright_query_weights(terms, qtf))
+                q = sp.csr_matrix((np.concatenate(vals) if vals else [], (np.concatenate(rows), np.concatenate(cols))),
+                                  shape=(len(batch), self._term_doc.shape[0]), dtype=np.float32)
+                scores = (q @ self._term_doc).tocsr()
+            for r, qid in enumerate(batch):
+                if self.flavour == "bright":
+                    lo, hi = scores.indptr[r], scores.indptr[r + 1]
+                    docs, vals_ = scores.indices[lo:hi], scores.data[lo:hi]
+                else:
+                    acc[:] = 0.0
+                    self._lucene_scores(*parsed[r], acc)
+                    docs = np.flatnonzero(acc)
+                    vals_ = acc[docs].astype(np.float32)
+                ex = exclude.get(qid)
+                if ex:
+                    if pos is None:
+                        pos = {d: i for i, d in enumerate(self.doc_ids)}
+                    bad = np.fromiter((pos[d] for d in ex if d in pos), np.int64)
+                    keep = ~np.isin(docs, bad)
+                    docs, vals_ = docs[keep], vals_[keep]
+                else:
+                    bad = np.zeros(0, np.int64)
+                top = _top_k(docs, vals_, k)
+                hits = {self.doc_ids[i]: float(s) for i, s in zip(docs[top], vals_[top])}
+                if self.flavour == "bright" and len(hits) < k:
+                    # BRIGHT sorts every document's score, so unmatched documents (score 0) fill the
+                    # ranking in corpus order after the matched ones.
+                    taken = set(docs[top].tolist()) | set(bad.tolist())
+                    for i in range(n):
+                        if len(hits) >= k:
+                            break
+                        if i not in taken:
+                            hits[self.doc_ids[i]] = 0.0
+                run[qid] = hits
+        self.timings["search_s"] = time.perf_counter() - t0
+        return run
+
+
+def _top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the top k by score, ties broken by corpus order (a stable sort's choice)."""
+    if len(scores) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        cand = np.flatnonzero(scores >= kth)
+    else:
+        cand = np.arange(len(scores))
+    order = np.lexsort((docs[cand], -scores[cand]))
+    return cand[order[:k]]

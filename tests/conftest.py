@@ -1,0 +1,42 @@
+"""Shared fixtures. Real BRIGHT data comes from ../shared/bright (CI checks it out beside the repo);
+set BRIGHT_SHARED to point elsewhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _shared_bright() -> Path:
+    env = os.environ.get("BRIGHT_SHARED")
+    return Path(env) if env else REPO.parent / "shared" / "bright"
+
+
+@pytest.fixture(scope="session")
+def shared_bright() -> Path:
+    path = _shared_bright()
+    if not (path / "biology" / "examples.jsonl").exists():
+        pytest.fail(f"real BRIGHT data not found at {path}; set BRIGHT_SHARED")
+    return path
+
+
+@pytest.fixture(scope="session")
+def proxy_dir(shared_bright, tmp_path_factory) -> Path:
+    """The answer-retrieval proxy (749 real questions -> their real accepted answers)."""
+    from bright_eval.data import LocalSource
+    from bright_eval.proxy import build_proxy
+
+    out = tmp_path_factory.mktemp("proxy")
+    build_proxy(LocalSource(shared_bright), out)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _isolate_cache(tmp_path, monkeypatch):
+    # Tests never read or write the user's real cache.
+    monkeypatch.setenv("BRIGHT_EVAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BRIGHT_EVAL_NO_PROGRESS", "1")
