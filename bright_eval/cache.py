@@ -17,12 +17,15 @@ from typing import Iterator
 
 from .io import fingerprint_of
 
-DEFAULT_CACHE = Path(os.environ.get("BRIGHT_EVAL_CACHE", Path.home() / ".cache" / "bright-eval"))
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("BRIGHT_EVAL_CACHE") or Path.home() / ".cache" / "bright-eval")
 
 
 class ArtifactCache:
     def __init__(self, root: Path | str | None = None):
-        self.root = Path(root) if root else DEFAULT_CACHE
+        self.root = Path(root) if root else default_cache_root()
         self.hits: Counter[str] = Counter()
         self.builds: Counter[str] = Counter()
 
