@@ -50,7 +50,7 @@ class Original:
 
     name = "original"
 
-    def __init__(self, **_):
+    def __init__(self, **_):  # accepts the shared factory kwargs (cache, source)
         self.stats = RewriteStats()
 
     def spec(self) -> dict:

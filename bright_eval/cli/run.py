@@ -43,7 +43,7 @@ def run(
     task_list = parse_tasks(tasks)
     cache = ArtifactCache(cache_dir)
     source = get_source(data_dir)
-    rw = REWRITERS.create(rewriter, cache=cache)
+    rw = REWRITERS.create(rewriter, cache=cache, source=source)
     scores, notes = {}, {}
     for task in task_list:
         inputs = TaskInputs.load(source, task, long_documents)
