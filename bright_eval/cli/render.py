@@ -13,6 +13,8 @@ from bright_eval.errors import BrightEvalError
 from bright_eval.scoring import METRICS
 
 out = Console()
+LABELS = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "recall@100": "R@100", "recall@1000": "R@1k", "map": "MAP",
+          "mrr@10": "MRR@10", "p@5": "P@5", "p@10": "P@10"}
 
 
 def check_format(fmt: str) -> str:
@@ -27,9 +29,9 @@ def emit(per_task: dict[str, dict[str, float]], fmt: str, title: str, notes: dic
         typer.echo(json.dumps(per_task))
         return
     table = Table(title=title, title_justify="left")
-    table.add_column("task")
+    table.add_column("task", no_wrap=True)
     for m in METRICS:
-        table.add_column(m, justify="right", style="bold" if m == "ndcg@10" else None)
+        table.add_column(LABELS[m], justify="right", style="bold" if m == "ndcg@10" else None, no_wrap=True)
     if notes:
         table.add_column("")
     for task, vals in per_task.items():

@@ -54,7 +54,7 @@ def run(
         if fmt != "json":
             how = f"reused {record['_path']}" if reused else f"computed in {notes[task]}"
             err.print(f"[green]{task}[/]: nDCG@10 {100 * record['metrics']['ndcg@10']:.2f} ({how})", highlight=False, soft_wrap=True)
-    emit(scores, fmt, f"{rewriter} + {retriever}", notes)
+    emit(scores, fmt, f"{rewriter} + {retriever}")
     if fmt != "json":
         err.print(f"results in {results_dir}")
 
