@@ -25,6 +25,11 @@ err = Console(stderr=True)
 from . import run as _run  # noqa: E402,F401
 from . import data as _data  # noqa: E402,F401
 # -- more command modules below --
+from . import rewrite as _rewrite  # noqa: E402,F401
+from . import train as _train  # noqa: E402,F401
+from . import matrix as _matrix  # noqa: E402,F401
+from . import leaderboard as _leaderboard  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
 
 
 def main() -> None:

@@ -16,3 +16,20 @@ Format = typer.Option("table", "--format", help="table (rich) or json (one JSON 
 TopK = typer.Option(1000, "--top-k", min=1, help="Ranking depth kept per query (BRIGHT: 1000).")
 
 OptPath = Optional[Path]
+
+# Rewriter options (used by `run` and `rewrite`); None means "the rewriter's default".
+Compose = typer.Option("replace", "--compose", help="replace (TongSearch-QR's protocol) or original+rewrite (concatenate).")
+Think = typer.Option(False, "--think", help="Think mode: ask for <think>/<answer> and keep the answer.")
+Backend = typer.Option("auto", "--backend", help="Local models: auto (vLLM if installed and a GPU is visible), vllm, transformers.")
+MaxNewTokens = typer.Option(None, "--max-new-tokens", help="Generation budget per query (default 1024).")
+Temperature = typer.Option(None, "--temperature", help="0 = greedy (default, as TongSearch-QR's evaluation).")
+BatchSize = typer.Option(None, "--batch-size", help="Queries per transformers generate() call (default 8).")
+BaseUrl = typer.Option(None, "--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 for `vllm serve`.")
+Concurrency = typer.Option(None, "--concurrency", help="Parallel API requests (default 8).")
+MaxRetries = typer.Option(None, "--max-retries", help="API retries on 429/5xx/timeouts before failing (default 6).")
+TensorParallel = typer.Option(None, "--tensor-parallel-size", help="vLLM: GPUs per model.")
+Revision = typer.Option(None, "--revision", help="Model revision (hub branch, tag or commit).")
+
+
+def rewriter_options(**opts) -> dict:
+    return {k: v for k, v in opts.items() if v is not None}

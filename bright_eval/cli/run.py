@@ -16,7 +16,8 @@ from bright_eval.tasks import parse_tasks
 from bright_eval.trec import read_run
 
 from . import app, err
-from .options import CacheDir, DataDir, Format, OptPath, ResultsDir, Tasks, TopK
+from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, Format, MaxNewTokens, MaxRetries, OptPath,
+                      ResultsDir, Revision, Tasks, Temperature, TensorParallel, Think, TopK, rewriter_options)
 from .render import check_format, emit
 
 
@@ -32,6 +33,9 @@ def run(
     long_documents: bool = typer.Option(False, "--long-documents", help="Retrieve over BRIGHT's long documents."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
     fmt: str = Format,
+    compose: str = Compose, think: bool = Think, backend: str = Backend, max_new_tokens: int = MaxNewTokens,
+    temperature: float = Temperature, batch_size: int = BatchSize, base_url: str = BaseUrl, concurrency: int = Concurrency,
+    max_retries: int = MaxRetries, tensor_parallel_size: int = TensorParallel, revision: str = Revision,
 ) -> None:
     """Rewrite the queries, retrieve, score under BRIGHT's protocol; one results JSON per task."""
     from bright_eval.retrievers import RETRIEVERS
@@ -43,7 +47,10 @@ def run(
     task_list = parse_tasks(tasks)
     cache = ArtifactCache(cache_dir)
     source = get_source(data_dir)
-    rw = REWRITERS.create(rewriter, cache=cache, source=source)
+    opts = rewriter_options(compose=compose, think=think, backend=backend, max_new_tokens=max_new_tokens, temperature=temperature,
+                            batch_size=batch_size, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
+                            tensor_parallel_size=tensor_parallel_size, revision=revision)
+    rw = REWRITERS.create(rewriter, cache=cache, source=source, **opts)
     scores, notes = {}, {}
     for task in task_list:
         inputs = TaskInputs.load(source, task, long_documents)

@@ -1,0 +1,121 @@
+"""The OpenAI-compatible backend against a real chat-completions server on 127.0.0.1 that injects
+429s, 500s and a slow response."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytest.importorskip("openai")
+
+from bright_eval.cache import ArtifactCache  # noqa: E402
+from bright_eval.errors import BrightEvalError  # noqa: E402
+from bright_eval.rewriters import REWRITERS, Query  # noqa: E402
+from bright_eval.rewriters.llm import LLMRewriter  # noqa: E402
+from bright_eval.rewriters.openai_backend import OpenAIBackend  # noqa: E402
+
+
+class Server:
+    """Answers 'reasoned: <question>'. Questions starting with RATE get one 429, FLAKY two 500s,
+    SLOW one response slower than the client's timeout, DEAD only 500s, AUTH a 401."""
+
+    def __init__(self):
+        self.attempts: dict[str, int] = {}
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                question = body["messages"][-1]["content"].split("Query: ")[1].strip()
+                with outer.lock:
+                    n = outer.attempts[question] = outer.attempts.get(question, 0) + 1
+                if question.startswith("AUTH"):
+                    return self.reply(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+                if question.startswith("DEAD") or (question.startswith("FLAKY") and n <= 2):
+                    return self.reply(500, {"error": {"message": "boom", "type": "server_error"}})
+                if question.startswith("RATE") and n == 1:
+                    return self.reply(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+                if question.startswith("SLOW") and n == 1:
+                    time.sleep(1.5)
+                content = f"reasoned: {question}"
+                self.reply(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                                 "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+                                 "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107}})
+
+            def reply(self, code, obj):
+                data = json.dumps(obj).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client timed out first, as intended
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture()
+def server():
+    s = Server()
+    yield s
+    s.httpd.shutdown()
+
+
+def rewriter(server, tmp_path, **kw):
+    be = OpenAIBackend("gpt-4o", base_url=server.url, api_key="test", concurrency=4, timeout=0.5, backoff=0.01, **kw)
+    return LLMRewriter("gpt-4o", be, cache=ArtifactCache(tmp_path), batch_size=16, prices=(2.5, 10.0))
+
+
+def test_retries_keep_order_and_tally(server, tmp_path):
+    texts = ["plain one", "RATE limited", "FLAKY server", "SLOW answer", "plain two", "plain three"]
+    rw = rewriter(server, tmp_path)
+    out = rw.rewrite([Query("pony", str(i), t) for i, t in enumerate(texts)])
+    assert out == [f"reasoned: {t}" for t in texts]
+    assert server.attempts["RATE limited"] == 2 and server.attempts["FLAKY server"] == 3 and server.attempts["SLOW answer"] == 2
+    assert (rw.stats.prompt_tokens, rw.stats.completion_tokens, rw.stats.generated) == (600, 42, 6)
+    assert rw.stats.cost_usd == pytest.approx((600 * 2.5 + 42 * 10.0) / 1e6)
+
+
+def test_hard_failure_names_the_query_and_a_rerun_resumes(server, tmp_path):
+    qs = [Query("pony", "0", "plain a"), Query("pony", "1", "DEAD end"), Query("pony", "2", "plain b")]
+    with pytest.raises(BrightEvalError, match=r"failed on query pony/1 \(InternalServerError after 3 tries"):
+        rewriter(server, tmp_path, max_retries=2).rewrite(qs)
+    assert server.attempts["DEAD end"] == 3
+    # The server recovers; the rerun only asks for what is missing.
+    server.attempts.clear()
+    qs[1] = Query("pony", "1", "plain c")
+    again = rewriter(server, tmp_path)
+    assert again.rewrite(qs) == ["reasoned: plain a", "reasoned: plain c", "reasoned: plain b"]
+    assert (again.stats.from_cache, again.stats.generated) == (2, 1)
+    assert set(server.attempts) == {"plain c"}
+
+
+def test_registry_entry_talks_to_a_compatible_server(server, tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    rw = REWRITERS.create("openai:my-vllm-model", cache=ArtifactCache(tmp_path), base_url=server.url)
+    assert rw.rewrite([Query("pony", "0", "plain x")]) == ["reasoned: plain x"]
+    assert rw.spec()["model"]["base_url"] == server.url
+    assert rw.stats.cost_usd == 0.0  # no price for a self-hosted model
+
+
+def test_client_errors_are_not_retried(server, tmp_path):
+    with pytest.raises(BrightEvalError, match=r"failed on query pony/0 \(AuthenticationError after 1 try"):
+        rewriter(server, tmp_path).rewrite([Query("pony", "0", "AUTH please")])
+    assert server.attempts["AUTH please"] == 1
+
+
+def test_unreachable_server_is_reported_with_the_query(tmp_path):
+    # Nothing listens on this port: connection errors are retried, then reported with the query.
+    be = OpenAIBackend("gpt-4o", base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=1, backoff=0.01, timeout=0.5)
+    with pytest.raises(BrightEvalError, match="failed on query pony/0 \\(APIConnectionError after 2 tries"):
+        LLMRewriter("gpt-4o", be, cache=ArtifactCache(tmp_path)).rewrite([Query("pony", "0", "x")])

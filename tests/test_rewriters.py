@@ -1,0 +1,180 @@
+"""Rewriters: precomputed sets (file:, bright:), composition, think mode, the registry and the cache."""
+
+import json
+
+import pytest
+
+from bright_eval.cache import ArtifactCache
+from bright_eval.data import LocalSource
+from bright_eval.errors import BrightEvalError
+from bright_eval.rewriters import REWRITERS, Query
+from bright_eval.rewriters.llm import Decoding, Generation, LLMRewriter, extract_answer
+from bright_eval.tasks import TASKS
+
+
+def all_queries(shared_bright):
+    src = LocalSource(shared_bright)
+    return [Query(t, e.id, e.query) for t in TASKS for e in src.examples(t)]
+
+
+def published(shared_bright, name="TongSearch-QR-7B"):
+    out = {}
+    for t in TASKS:
+        for line in (shared_bright / t / "reasoning" / f"{name}.jsonl").read_text().splitlines():
+            rec = json.loads(line)
+            out[(t, rec["id"])] = rec["query"]
+    return out
+
+
+def test_file_rewriter_returns_the_published_texts_for_all_1384_queries(shared_bright):
+    qs = all_queries(shared_bright)
+    assert len(qs) == 1384
+    rw = REWRITERS.create(f"file:{shared_bright}/{{task}}/reasoning/TongSearch-QR-7B.jsonl")
+    want = published(shared_bright)
+    assert rw.rewrite(qs) == [want[(q.task, q.id)] for q in qs]
+
+
+def test_tongsearch_json_twin_maps_by_query_text(shared_bright, tmp_path):
+    qs = all_queries(shared_bright)
+    want = published(shared_bright, "TongSearch-QR-1.5B")
+    # TongSearch-QR's release format: {original query text: reasoned query}.
+    mapping = {q.text: want[(q.task, q.id)] for q in qs}
+    assert len(mapping) < len(qs)  # theoremqa_theorems reuses theoremqa_questions texts
+    (tmp_path / "tsqr.json").write_text(json.dumps(mapping))
+    rw = REWRITERS.create(f"file:{tmp_path}/tsqr.json")
+    assert rw.rewrite(qs) == [want[(q.task, q.id)] for q in qs]
+
+
+def test_bright_prefix_reads_the_sources_reasoning_sets(shared_bright):
+    src = LocalSource(shared_bright)
+    qs = [q for q in all_queries(shared_bright) if q.task == "pony"]
+    rw = REWRITERS.create("bright:TongSearch-QR-7B", source=src)
+    want = published(shared_bright)
+    assert rw.rewrite(qs) == [want[("pony", q.id)] for q in qs]
+    with pytest.raises(BrightEvalError, match="no reasoning file for 'gpt4'"):
+        REWRITERS.create("bright:gpt4", source=src).rewrite(qs)
+
+
+def test_missing_ids_name_the_file_and_the_ids(tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"id": "0", "query": "a"}\n')
+    with pytest.raises(BrightEvalError, match=r"r.jsonl: no rewrite for 1 of 2 queries \(ids 1\)"):
+        REWRITERS.create(f"file:{f}").rewrite([Query("pony", "0", "x"), Query("pony", "1", "y")])
+
+
+def test_task_less_file_cannot_serve_two_tasks(tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"id": "0", "query": "a"}\n')
+    rw = REWRITERS.create(f"file:{f}")
+    assert rw.rewrite([Query("pony", "0", "x")]) == ["a"]
+    with pytest.raises(BrightEvalError, match="rows have no 'task' field"):
+        rw.rewrite([Query("aops", "0", "x")])
+
+
+def test_malformed_rewrite_file(tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"id": "0"}\n')
+    with pytest.raises(BrightEvalError, match=r"r.jsonl:1: missing field 'query'"):
+        REWRITERS.create(f"file:{f}").rewrite([Query("pony", "0", "x")])
+    with pytest.raises(BrightEvalError, match="rewrite file not found"):
+        REWRITERS.create(f"file:{tmp_path}/nope.jsonl").rewrite([Query("pony", "0", "x")])
+
+
+def test_compose_original_plus_rewrite_and_its_name(tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"task": "pony", "id": "0", "query": "reasoned"}\n')
+    rw = REWRITERS.create(f"file:{f}", compose="original+rewrite")
+    assert rw.rewrite([Query("pony", "0", "orig")]) == ["orig\n\nreasoned"]
+    assert rw.name.endswith("+orig") and rw.spec()["compose"] == "original+rewrite"
+    with pytest.raises(BrightEvalError, match="--compose must be one of"):
+        REWRITERS.create(f"file:{f}", compose="append")
+
+
+def test_extract_answer():
+    assert extract_answer("<think>x</think> <answer> the query </answer>", think=True) == "the query"
+    assert extract_answer("<think>x</think> no answer block", think=True) is None
+    assert extract_answer("  ", think=False) is None
+    assert extract_answer("<answer>cut off by the token limit", think=True) == "cut off by the token limit"
+
+
+class Scripted:
+    """A backend that answers from a script: the rewriter's own logic is what is under test."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, 0
+
+    def describe(self):
+        return {"backend": "scripted", "model": "scripted", "revision": None}
+
+    def generate(self, conversations, decoding, on_result=None):
+        self.calls += len(conversations)
+        return [Generation(self.answers[c[-1]["content"].split("Query: ")[1].strip()], 10, 5) for c in conversations]
+
+
+def test_unusable_completions_fall_back_to_the_query_and_are_recorded(tmp_path):
+    be = Scripted({"q1": "<answer>good</answer>", "q2": "rambling without tags"})
+    rw = LLMRewriter("scripted", be, think=True, cache=ArtifactCache(tmp_path))
+    out = rw.rewrite([Query("pony", "1", "q1"), Query("pony", "2", "q2")])
+    assert out == ["good", "q2"]
+    assert rw.stats.failed == {"pony/2": "unparsable completion"}
+    assert rw.spec()["system"] and rw.name == "scripted+think"
+
+
+def test_cache_is_keyed_by_query_text_and_decoding(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    be = Scripted({"q1": "a", "q2": "b"})
+    qs = [Query("pony", "1", "q1"), Query("pony", "2", "q2"), Query("aops", "7", "q1")]
+    assert LLMRewriter("s", be, cache=cache).rewrite(qs) == ["a", "b", "a"]
+    assert be.calls == 2  # the same text in two tasks is generated once
+    again = LLMRewriter("s", be, cache=cache)
+    again.rewrite(qs)
+    assert (be.calls, again.stats.from_cache, again.stats.generated) == (2, 3, 0)
+    LLMRewriter("s", be, decoding=Decoding(max_new_tokens=7), cache=cache).rewrite(qs)
+    assert be.calls == 4
+
+
+def test_vllm_missing_is_a_clear_error():
+    pytest.importorskip("torch")
+    from bright_eval.rewriters.vllm_backend import VLLMBackend
+
+    try:
+        import vllm  # noqa: F401
+        pytest.skip("vllm is installed: the GPU path is exercised on a GPU machine instead")
+    except ImportError:
+        pass
+    with pytest.raises(BrightEvalError, match="vLLM backend needs vllm"):
+        VLLMBackend("TongSearch/TongSearch-QR-7B")._load()
+
+
+def test_backend_selection_without_vllm(tmp_path):
+    pytest.importorskip("torch")
+    rw = REWRITERS.create("tsqr-7b", cache=ArtifactCache(tmp_path))
+    spec = rw.spec()
+    assert spec["model"] == {"backend": "transformers", "model": "TongSearch/TongSearch-QR-7B", "revision": None}
+    assert spec["decoding"] == {"max_new_tokens": 1024, "temperature": 0.0, "top_p": 1.0}
+    assert "Query: {question}" in spec["prompt"]
+    with pytest.raises(BrightEvalError, match="--backend must be"):
+        REWRITERS.create("tsqr-7b", backend="tgi")
+
+
+def test_api_rewriter_needs_a_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(BrightEvalError, match="set OPENAI_API_KEY"):
+        REWRITERS.create("gpt-4o")
+
+
+def test_rewrite_command_writes_a_file_that_file_reads_back(proxy_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from bright_eval.cli import app
+
+    out = tmp_path / "tsqr.jsonl"
+    res = CliRunner().invoke(app, ["rewrite", "-r", "bright:TongSearch-QR-7B", "--tasks", "biology,economics",
+                                   "--data-dir", str(proxy_dir), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 206 and {r["task"] for r in rows} == {"biology", "economics"}
+    src = LocalSource(proxy_dir)
+    qs = [Query(t, e.id, e.query) for t in ("biology", "economics") for e in src.examples(t)]
+    assert REWRITERS.create(f"file:{out}").rewrite(qs) == REWRITERS.create("bright:TongSearch-QR-7B", source=src).rewrite(qs)
