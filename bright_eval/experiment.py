@@ -46,6 +46,13 @@ class TaskInputs:
         return self._corpus
 
 
+def bind_task(retriever, inputs: TaskInputs) -> None:
+    """Task-dependent retrievers (dense models with BRIGHT's per-task instructions) learn the task
+    before their spec is read, so the config fingerprint covers the instruction."""
+    if hasattr(retriever, "set_task"):
+        retriever.set_task(inputs.task, long_documents=inputs.long_documents)
+
+
 def cell_config(inputs: TaskInputs, rewriter, retriever, top_k: int) -> dict:
     return {
         "task": inputs.task,
@@ -72,6 +79,7 @@ def rewrite_queries(inputs: TaskInputs, rewriter) -> dict[str, str]:
 def run_cell(inputs: TaskInputs, rewriter, retriever, results_dir: Path, top_k: int = 1000,
              indexed: bool = False, overwrite: bool = False, rewritten: dict[str, str] | None = None) -> tuple[dict, bool]:
     """Returns (result record, reused). With `indexed`, the retriever already holds this task's corpus."""
+    bind_task(retriever, inputs)
     config = cell_config(inputs, rewriter, retriever, top_k)
     cfp = fingerprint_of(config)
     path = result_path(results_dir, rewriter.name, retriever.name, inputs.task)

@@ -42,3 +42,33 @@ def _bm25_lucene(cache: ArtifactCache | None = None, **params) -> Retriever:
     from .bm25 import BM25Retriever
 
     return BM25Retriever(flavour="lucene", name="bm25-lucene", cache=cache, **params)
+
+
+# -- dense models (retrievers/dense_models.py holds the table; torch loads only when one is created) --
+def _dense_factory(model_name: str):
+    def make(cache: ArtifactCache | None = None, **params) -> Retriever:
+        from .dense import DenseRetriever
+        from .dense_models import BY_NAME
+
+        return DenseRetriever(BY_NAME[model_name], cache=cache, **params)
+
+    return make
+
+
+def _register_dense() -> None:
+    from .dense_models import MODELS
+
+    for m in MODELS:
+        seen_as = f" (BRIGHT: {m.reported_as})" if m.reported_as else ""
+        RETRIEVERS.register(m.name, f"dense {m.model_id}{seen_as}, BRIGHT's instructions and lengths")(_dense_factory(m.name))
+
+
+_register_dense()
+
+
+@RETRIEVERS.register("st", "any sentence-transformers model: st:<hub id or local folder> (no instruction, cosine)", prefix=True)
+def _st(model_id: str, cache: ArtifactCache | None = None, **params) -> Retriever:
+    from .dense import DenseRetriever
+    from .dense_models import any_model
+
+    return DenseRetriever(any_model(model_id), cache=cache, **params)

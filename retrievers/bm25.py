@@ -222,9 +222,11 @@ class BM25Retriever:
         qids = list(queries)
         n = self.counts.n_docs
         acc = np.zeros(n, dtype=np.float64)
-        for start in progress(range(0, len(qids), self.batch_size), total=-(-len(qids) // self.batch_size),
+        # Long queries touch most documents, so a batch's score matrix is nearly dense: cap its size.
+        step = max(1, min(self.batch_size, 4_000_000 // max(n, 1)))
+        for start in progress(range(0, len(qids), step), total=-(-len(qids) // step),
                               description=f"{self.name}: searching {len(qids)} queries"):
-            batch = qids[start:start + self.batch_size]
+            batch = qids[start:start + step]
             parsed = [self._query_terms(queries[q]) for q in batch]
             if self.flavour == "bright":
                 rows, cols, vals = [], [], []

@@ -1,0 +1,55 @@
+"""`bright-eval leaderboard`: the results folder as a table (rich, Markdown, CSV, LaTeX or JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bright_eval.errors import BrightEvalError
+from bright_eval.io import atomic_write_text
+from bright_eval.leaderboard import FORMATS, build, render, to_rich
+from bright_eval.scoring import HEADLINE
+from bright_eval.tasks import parse_tasks
+
+from . import app, err
+from .options import OptPath, ResultsDir
+from .render import out
+
+
+@app.command()
+def leaderboard(
+    results_dir: Path = ResultsDir,
+    fmt: str = typer.Option("table", "--format", help=f"One of: {', '.join(FORMATS)}."),
+    metric: str = typer.Option(HEADLINE, "--metric", help="Metric column values (reported rows exist for ndcg@10 only)."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Only these tasks (comma-separated); default: all found."),
+    reported: bool = typer.Option(False, "--reported/--no-reported", help="Add the papers' reported rows and measured-minus-reported rows."),
+    reported_filter: Optional[str] = typer.Option(None, "--reported-filter", help="Keep reported rows whose source/system contains this text, e.g. 2407.12883."),
+    reported_file: OptPath = typer.Option(None, "--reported-file", help="Another reported.tsv (columns: source, via, rewriter, retriever, task, ndcg@10)."),
+    digits: int = typer.Option(1, "--digits", min=0, max=6, help="Decimals in table, Markdown and LaTeX (CSV and JSON are unrounded)."),
+    output: OptPath = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """One row per (rewriter, retriever), per-task columns in BRIGHT's order and the average."""
+    if fmt not in FORMATS:
+        raise BrightEvalError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
+    if not Path(results_dir).exists():
+        raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
+    lb = build(results_dir, metric, reported or bool(reported_filter), reported_filter,
+               parse_tasks(tasks) if tasks else None, reported_file)
+    if not any(r.kind == "measured" for r in lb.rows):
+        err.print(f"[yellow]warning[/]: no results files under {results_dir}", highlight=False)
+    if fmt == "table" and output is None:
+        out.print(to_rich(lb, digits))
+        for i, src in enumerate(lb.sources, 1):
+            out.print(f"[dim][{i}] {src} (reported)[/]", highlight=False)
+        for row in lb.rows:
+            for note in row.notes if row.kind == "measured" else ():
+                out.print(f"[yellow]note[/] {row.rewriter} + {row.retriever}: {note}", highlight=False)
+        return
+    text = render(lb, "markdown" if fmt == "table" else fmt, digits)
+    if output is not None:
+        atomic_write_text(output, text)
+        err.print(f"leaderboard written to {output}", highlight=False)
+    else:
+        typer.echo(text, nl=False)

