@@ -144,12 +144,19 @@ class BM25Retriever:
         tokens = many(texts) if many else (self.analyzer(t) for t in texts)
         return TermCounts.build(tokens, len(corpus))
 
+    def _key(self, corpus: Corpus) -> str:
+        assert self.cache is not None
+        return self.cache.key(kind="bm25-term-counts", corpus=corpus.fingerprint, analyzer=self.spec()["analyzer"])
+
+    def is_cached(self, corpus: Corpus) -> bool:
+        return self.cache is not None and self.cache.has("bm25", self._key(corpus))
+
     def index(self, corpus: Corpus) -> None:
         t0 = time.perf_counter()
         if self.cache is None:
             self.counts = self._analyze_corpus(corpus)
         else:
-            key = self.cache.key(kind="bm25-term-counts", corpus=corpus.fingerprint, analyzer=self.spec()["analyzer"])
+            key = self._key(corpus)
             if self.cache.has("bm25", key):
                 self.cache.hit("bm25")
                 self.counts = TermCounts.load(self.cache.dir_for("bm25", key))

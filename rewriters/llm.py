@@ -90,6 +90,10 @@ class LLMRewriter:
         return fingerprint_of({"model": model.get("model"), "revision": model.get("revision"), "prompt": TSQR_PROMPT,
                                "system": THINK_SYSTEM if self.think else None, "decoding": asdict(self.decoding), "query": text})
 
+    def is_cached(self, queries: list[Query]) -> bool:
+        keys = list(dict.fromkeys(self._key(q.text) for q in queries))
+        return len(self.cache.get_many(keys)) == len(keys)
+
     def rewrite(self, queries: list[Query]) -> list[str]:
         keys = [self._key(q.text) for q in queries]
         found = self.cache.get_many(list(dict.fromkeys(keys)))

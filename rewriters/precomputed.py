@@ -93,6 +93,9 @@ class FileRewriter:
         self.stats.from_cache += len(queries)
         return out
 
+    def is_cached(self, queries: list[Query]) -> bool:
+        return True  # nothing to generate
+
     def spec(self) -> dict:
         fp = Fingerprint()
         paths = [self._path(t) for t in TASKS] if "{task}" in self.template else [self._path("")]
@@ -133,6 +136,9 @@ class BrightReasoning:
             raise _missing(f"{self.source.description} reasoning '{self.set_name}' ({queries[0].task})", missing, len(queries))
         self.stats.from_cache += len(queries)
         return out
+
+    def is_cached(self, queries: list[Query]) -> bool:
+        return True  # nothing to generate
 
     def spec(self) -> dict:
         return {"name": self.name, "kind": "precomputed-bright", "set": self.set_name, "source": self.source.description,

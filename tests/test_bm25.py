@@ -76,3 +76,11 @@ def test_index_is_cached_by_corpus_and_analyzer(tmp_path):
     changed = Corpus(["d1", "d2", "d3"], ["a b b", "b c", "c c d"])
     BM25Retriever(flavour="bright", analyzer=Whitespace(), cache=cache).index(changed)
     assert cache.stats()["bm25"]["builds"] == 2
+
+
+def test_is_cached_tells_the_matrix_planner(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    r = BM25Retriever(flavour="bright", analyzer=Whitespace(), cache=cache)
+    assert not r.is_cached(DOCS)
+    r.index(DOCS)
+    assert BM25Retriever(flavour="lucene", analyzer=Whitespace(), cache=cache).is_cached(DOCS)

@@ -178,3 +178,12 @@ def test_rewrite_command_writes_a_file_that_file_reads_back(proxy_dir, tmp_path)
     src = LocalSource(proxy_dir)
     qs = [Query(t, e.id, e.query) for t in ("biology", "economics") for e in src.examples(t)]
     assert REWRITERS.create(f"file:{out}").rewrite(qs) == REWRITERS.create("bright:TongSearch-QR-7B", source=src).rewrite(qs)
+
+
+def test_is_cached_reports_what_a_rerun_would_generate(tmp_path):
+    be = Scripted({"q1": "a", "q2": "b"})
+    qs = [Query("pony", "1", "q1"), Query("pony", "2", "q2")]
+    rw = LLMRewriter("s", be, cache=ArtifactCache(tmp_path))
+    assert not rw.is_cached(qs)
+    rw.rewrite(qs[:1])
+    assert rw.is_cached(qs[:1]) and not rw.is_cached(qs)
