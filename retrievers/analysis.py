@@ -30,7 +30,7 @@ import os
 import re
 from contextlib import contextmanager
 from itertools import chain
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from bright_eval.retrievers import _uax29_tables
 from bright_eval.retrievers.porter import stem as porter_stem
@@ -324,18 +324,27 @@ class EnglishAnalyzer:
     def analyze_many(self, texts: Sequence[str], processes: int | None = None,
                      min_parallel: int = 20_000) -> list[list[str]]:
         """Analyse many texts, in worker processes (default: one per core) for big inputs."""
+        return list(self.analyze_iter(texts, processes, min_parallel))
+
+    def analyze_iter(self, texts: Sequence[str], processes: int | None = None,
+                     min_parallel: int = 20_000) -> Iterator[list[str]]:
+        """Like `analyze_many`, but yields token lists in order as they are ready, so a caller that
+        consumes them (the BM25 indexer) never holds the whole corpus's tokens."""
         texts = texts if isinstance(texts, list) else list(texts)
         processes = processes or os.cpu_count() or 1
         if processes <= 1 or len(texts) < min_parallel:
             with _gc_paused():
-                return [self(t) for t in texts]
+                for t in texts:
+                    yield self(t)
+            return
         import multiprocessing as mp
 
         chunk = max(500, len(texts) // (processes * 16))
         parts = [texts[i:i + chunk] for i in range(0, len(texts), chunk)]
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with ctx.Pool(processes, initializer=_init_worker, initargs=(self,)) as pool, _gc_paused():
-            return list(chain.from_iterable(pool.imap(_analyze_chunk, parts)))
+            for part in pool.imap(_analyze_chunk, parts):
+                yield from part
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from bright_eval.progress import progress
 from bright_eval.trec import Run
 
 CHUNK = 20_000  # documents per sparse block while counting: bounds peak memory on 400k-doc tasks
+BLOCK = 8_000_000  # postings per weighting step
 
 
 class TermCounts:
@@ -139,10 +140,10 @@ class BM25Retriever:
 
     # -- indexing ---------------------------------------------------------------------------------------
     def _analyze_corpus(self, corpus: Corpus) -> TermCounts:
-        many = getattr(self.analyzer, "analyze_many", None)
-        texts = progress(corpus.texts, total=len(corpus), description=f"{self.name}: analysing {len(corpus):,} docs")
-        tokens = many(texts) if many else (self.analyzer(t) for t in texts)
-        return TermCounts.build(tokens, len(corpus))
+        # Token lists are consumed as they are produced: holding all of them would cost ~1 GB per 60k docs.
+        stream = getattr(self.analyzer, "analyze_iter", None)
+        tokens = stream(corpus.texts) if stream else (self.analyzer(t) for t in corpus.texts)
+        return TermCounts.build(progress(tokens, total=len(corpus), description=f"{self.name}: analysing {len(corpus):,} docs"), len(corpus))
 
     def _key(self, corpus: Corpus) -> str:
         assert self.cache is not None
@@ -169,21 +170,24 @@ class BM25Retriever:
         self.timings["index_s"] = time.perf_counter() - t0
 
     def _weigh(self) -> None:
+        """Per-posting weights, computed in blocks so that 400k-document corpora need no float64
+        copy of every posting at once."""
         c = self.counts
         assert c is not None
         k1, b = self.k1, self.b
         df = np.diff(c.indptr)
-        doc_of = c.indices
-        tf = c.tf.astype(np.float64)
+        term_of = np.repeat(np.arange(len(df), dtype=np.int32), df)
+        self.weights = np.empty(len(c.indices), dtype=np.float32)
         if self.flavour == "bright":
-            # gensim: N counts every document, avgdl = all tokens / N.
+            # gensim: N counts every document, avgdl = all tokens / N; weights stored as float32.
             n = c.n_docs
-            self.avgdl = float(c.lengths.sum()) / n if n else 0.0
+            self.avgdl = float(c.lengths.sum()) / n if n else 1.0
             self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
-            norm = k1 * (1 - b + b * c.lengths[doc_of] / self.avgdl) if n else tf
-            idf_per_posting = np.repeat(self.idf, df)
-            self.weights = (idf_per_posting * tf / (tf + norm)).astype(np.float32)
-            self._term_doc = sp.csr_matrix((self.weights, c.indices, c.indptr), shape=(len(c.vocab), n))
+            doc_norm = k1 * (1 - b + b * c.lengths / self.avgdl)
+            for lo in range(0, len(c.indices), BLOCK):
+                sl = slice(lo, lo + BLOCK)
+                tf = c.tf[sl].astype(np.float64)
+                self.weights[sl] = self.idf[term_of[sl]] * tf / (tf + doc_norm[c.indices[sl]])
         else:
             f32 = np.float32
             # Lucene: docCount and avgdl only see documents that have at least one token.
@@ -191,9 +195,15 @@ class BM25Retriever:
             self.avgdl = f32(float(c.lengths.sum()) / n) if n else f32(1)
             self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(f32)
             qlen = lucene_quantized_length(c.lengths).astype(f32)
-            norm_inv = f32(1) / (f32(k1) * ((f32(1) - f32(b)) + f32(b) * qlen / self.avgdl))
-            # freq * normInverse, rounded to float32 exactly where Lucene rounds it.
-            self.x = (c.tf.astype(f32) * norm_inv.astype(f32)[doc_of]).astype(f32)
+            norm_inv = (f32(1) / (f32(k1) * ((f32(1) - f32(b)) + f32(b) * qlen / self.avgdl))).astype(f32)
+            for lo in range(0, len(c.indices), BLOCK):
+                sl = slice(lo, lo + BLOCK)
+                # freq * normInverse, rounded to float32 exactly where Lucene rounds it.
+                self.weights[sl] = c.tf[sl].astype(f32) * norm_inv[c.indices[sl]]
+            # Lucene breaks score ties by ascending doc id (Python's str order = Lucene's byte order here).
+            order = sorted(range(len(self.doc_ids)), key=self.doc_ids.__getitem__)
+            self._tie_rank = np.empty(len(order), np.int64)
+            self._tie_rank[order] = np.arange(len(order))
 
     # -- search -----------------------------------------------------------------------------------------
     def _query_terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -205,19 +215,27 @@ class BM25Retriever:
                 ids[j] = ids.get(j, 0) + 1
         return np.fromiter(ids.keys(), np.int64, len(ids)), np.fromiter(ids.values(), np.float64, len(ids))
 
-    def _bright_query_weights(self, terms: np.ndarray, qtf: np.ndarray) -> np.ndarray:
-        qlen = qtf.sum()
-        norm = self.k1 * (1 - self.b + self.b * qlen / self.avgdl)
-        return (self.idf[terms] * qtf / (qtf + norm)).astype(np.float32)
-
-    def _lucene_scores(self, terms: np.ndarray, qtf: np.ndarray, acc: np.ndarray) -> None:
+    def _scores(self, terms: np.ndarray, qtf: np.ndarray) -> np.ndarray:
+        """Dense scores over all documents: the query's posting lists gathered in one go and summed
+        with bincount (term-at-a-time in C, no per-term Python loop over postings)."""
         c = self.counts
-        f32 = np.float32
-        for t, q in zip(terms, qtf):
-            lo, hi = c.indptr[t], c.indptr[t + 1]
-            w = f32(q) * self.idf[t]
+        n = c.n_docs
+        if len(terms) == 0:
+            return np.zeros(n)
+        starts, ends = c.indptr[terms], c.indptr[terms + 1]
+        lens = ends - starts
+        pos = np.repeat(ends - np.cumsum(lens), lens) + np.arange(int(lens.sum()))
+        docs = c.indices[pos]
+        if self.flavour == "bright":
+            norm = self.k1 * (1 - self.b + self.b * qtf.sum() / self.avgdl)
+            qw = (self.idf[terms] * qtf / (qtf + norm)).astype(np.float32)  # gensim's float32 query vector
+            contrib = self.weights[pos] * np.repeat(qw, lens)
+        else:
+            f32 = np.float32
+            w = np.repeat((qtf.astype(f32) * self.idf[terms]).astype(f32), lens)
             # Lucene: weight - weight / (1f + freq * normInverse), each step a float; summed in double.
-            acc[c.indices[lo:hi]] += (w - w / (f32(1) + self.x[lo:hi])).astype(np.float64)
+            contrib = w - w / (f32(1) + self.weights[pos])
+        return np.bincount(docs, weights=contrib, minlength=n)
 
     def search(self, queries: dict[str, str], k: int = 1000, exclude: dict[str, set[str]] | None = None) -> Run:
         if self.counts is None:
@@ -226,64 +244,41 @@ class BM25Retriever:
         exclude = exclude or {}
         pos = None
         run: Run = {}
-        qids = list(queries)
         n = self.counts.n_docs
-        acc = np.zeros(n, dtype=np.float64)
-        # Long queries touch most documents, so a batch's score matrix is nearly dense: cap its size.
-        step = max(1, min(self.batch_size, 4_000_000 // max(n, 1)))
-        for start in progress(range(0, len(qids), step), total=-(-len(qids) // step),
-                              description=f"{self.name}: searching {len(qids)} queries"):
-            batch = qids[start:start + step]
-            parsed = [self._query_terms(queries[q]) for q in batch]
-            if self.flavour == "bright":
-                rows, cols, vals = [], [], []
-                for r, (terms, qtf) in enumerate(parsed):
-                    rows.append(np.full(len(terms), r))
-                    cols.append(terms)
-                    vals.append(self._bright_query_weights(terms, qtf))
-                q = sp.csr_matrix((np.concatenate(vals) if vals else [], (np.concatenate(rows), np.concatenate(cols))),
-                                  shape=(len(batch), self._term_doc.shape[0]), dtype=np.float32)
-                scores = (q @ self._term_doc).tocsr()
-            for r, qid in enumerate(batch):
-                if self.flavour == "bright":
-                    lo, hi = scores.indptr[r], scores.indptr[r + 1]
-                    docs, vals_ = scores.indices[lo:hi], scores.data[lo:hi]
-                else:
-                    acc[:] = 0.0
-                    self._lucene_scores(*parsed[r], acc)
-                    docs = np.flatnonzero(acc)
-                    vals_ = acc[docs].astype(np.float32)
-                ex = exclude.get(qid)
-                if ex:
-                    if pos is None:
-                        pos = {d: i for i, d in enumerate(self.doc_ids)}
-                    bad = np.fromiter((pos[d] for d in ex if d in pos), np.int64)
-                    keep = ~np.isin(docs, bad)
-                    docs, vals_ = docs[keep], vals_[keep]
-                else:
-                    bad = np.zeros(0, np.int64)
-                top = _top_k(docs, vals_, k)
-                hits = {self.doc_ids[i]: float(s) for i, s in zip(docs[top], vals_[top])}
-                if self.flavour == "bright" and len(hits) < k:
-                    # BRIGHT sorts every document's score, so unmatched documents (score 0) fill the
-                    # ranking in corpus order after the matched ones.
-                    taken = set(docs[top].tolist()) | set(bad.tolist())
-                    for i in range(n):
-                        if len(hits) >= k:
-                            break
-                        if i not in taken:
-                            hits[self.doc_ids[i]] = 0.0
-                run[qid] = hits
+        for qid in progress(list(queries), total=len(queries), description=f"{self.name}: searching {len(queries)} queries"):
+            scores = self._scores(*self._query_terms(queries[qid])).astype(np.float32)
+            docs = np.flatnonzero(scores)
+            ex = exclude.get(qid)
+            bad = np.zeros(0, np.int64)
+            if ex:
+                if pos is None:
+                    pos = {d: i for i, d in enumerate(self.doc_ids)}
+                bad = np.fromiter((pos[d] for d in ex if d in pos), np.int64)
+                docs = docs[~np.isin(docs, bad)]
+            vals = scores[docs]
+            tie = self._tie_rank[docs] if self.flavour == "lucene" else docs
+            top = _top_k(tie, vals, k)
+            hits = {self.doc_ids[i]: float(s) for i, s in zip(docs[top], vals[top])}
+            if self.flavour == "bright" and len(hits) < k:
+                # BRIGHT sorts every document's score, so unmatched documents (score 0) fill the
+                # ranking in corpus order after the matched ones.
+                taken = np.zeros(n, bool)
+                taken[docs] = True
+                taken[bad] = True
+                for i in np.flatnonzero(~taken)[: k - len(hits)]:
+                    hits[self.doc_ids[i]] = 0.0
+            run[qid] = hits
         self.timings["search_s"] = time.perf_counter() - t0
         return run
 
 
-def _top_k(docs: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the top k by score, ties broken by corpus order (a stable sort's choice)."""
+def _top_k(tie: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the top k by score, ties broken by ascending `tie` (corpus order for BRIGHT's
+    stable sort, doc id order for Lucene)."""
     if len(scores) > k:
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]
         cand = np.flatnonzero(scores >= kth)
     else:
         cand = np.arange(len(scores))
-    order = np.lexsort((docs[cand], -scores[cand]))
+    order = np.lexsort((tie[cand], -scores[cand]))
     return cand[order[:k]]
