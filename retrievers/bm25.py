@@ -204,6 +204,11 @@ class BM25Retriever:
             order = sorted(range(len(self.doc_ids)), key=self.doc_ids.__getitem__)
             self._tie_rank = np.empty(len(order), np.int64)
             self._tie_rank[order] = np.arange(len(order))
+        # Term-major CSR over the posting arrays (no copy while the index fits int32): a query's
+        # posting lists are then one row slice in C, and BRIGHT's dot product one sparse mat-vec.
+        indptr = c.indptr.astype(np.int32) if len(c.indices) < 2**31 else c.indptr
+        indices = c.indices if indptr.dtype == c.indices.dtype else c.indices.astype(indptr.dtype)
+        self._postings = sp.csr_matrix((self.weights, indices, indptr), shape=(len(df), c.n_docs), copy=False)
 
     # -- search -----------------------------------------------------------------------------------------
     def _query_terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -216,26 +221,21 @@ class BM25Retriever:
         return np.fromiter(ids.keys(), np.int64, len(ids)), np.fromiter(ids.values(), np.float64, len(ids))
 
     def _scores(self, terms: np.ndarray, qtf: np.ndarray) -> np.ndarray:
-        """Dense scores over all documents: the query's posting lists gathered in one go and summed
-        with bincount (term-at-a-time in C, no per-term Python loop over postings)."""
-        c = self.counts
-        n = c.n_docs
+        """Scores over all documents from the query's posting lists only (a row slice of the
+        term-major matrix); everything per posting runs in C."""
+        n = self.counts.n_docs
         if len(terms) == 0:
-            return np.zeros(n)
-        starts, ends = c.indptr[terms], c.indptr[terms + 1]
-        lens = ends - starts
-        pos = np.repeat(ends - np.cumsum(lens), lens) + np.arange(int(lens.sum()))
-        docs = c.indices[pos]
+            return np.zeros(n, np.float32)
+        rows = self._postings[terms]
         if self.flavour == "bright":
             norm = self.k1 * (1 - self.b + self.b * qtf.sum() / self.avgdl)
             qw = (self.idf[terms] * qtf / (qtf + norm)).astype(np.float32)  # gensim's float32 query vector
-            contrib = self.weights[pos] * np.repeat(qw, lens)
-        else:
-            f32 = np.float32
-            w = np.repeat((qtf.astype(f32) * self.idf[terms]).astype(f32), lens)
-            # Lucene: weight - weight / (1f + freq * normInverse), each step a float; summed in double.
-            contrib = w - w / (f32(1) + self.weights[pos])
-        return np.bincount(docs, weights=contrib, minlength=n)
+            return rows.T @ qw  # float32 products and sums, as gensim's sparse product
+        f32 = np.float32
+        w = np.repeat((qtf.astype(f32) * self.idf[terms]).astype(f32), np.diff(rows.indptr))
+        # Lucene: weight - weight / (1f + freq * normInverse), each step a float; summed in double.
+        contrib = w - w / (f32(1) + rows.data)
+        return np.bincount(rows.indices, weights=contrib, minlength=n)
 
     def search(self, queries: dict[str, str], k: int = 1000, exclude: dict[str, set[str]] | None = None) -> Run:
         if self.counts is None:
@@ -246,7 +246,7 @@ class BM25Retriever:
         run: Run = {}
         n = self.counts.n_docs
         for qid in progress(list(queries), total=len(queries), description=f"{self.name}: searching {len(queries)} queries"):
-            scores = self._scores(*self._query_terms(queries[qid])).astype(np.float32)
+            scores = self._scores(*self._query_terms(queries[qid])).astype(np.float32, copy=False)
             docs = np.flatnonzero(scores)
             ex = exclude.get(qid)
             bad = np.zeros(0, np.int64)
@@ -258,7 +258,7 @@ class BM25Retriever:
             vals = scores[docs]
             tie = self._tie_rank[docs] if self.flavour == "lucene" else docs
             top = _top_k(tie, vals, k)
-            hits = {self.doc_ids[i]: float(s) for i, s in zip(docs[top], vals[top])}
+            hits = dict(zip(map(self.doc_ids.__getitem__, docs[top].tolist()), vals[top].tolist()))
             if self.flavour == "bright" and len(hits) < k:
                 # BRIGHT sorts every document's score, so unmatched documents (score 0) fill the
                 # ranking in corpus order after the matched ones.

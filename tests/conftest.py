@@ -35,6 +35,31 @@ def proxy_dir(shared_bright, tmp_path_factory) -> Path:
     return out
 
 
+class _Head:
+    """The first `n` answered questions of each task of a real BRIGHT folder."""
+
+    def __init__(self, root: Path, n: int):
+        from bright_eval.data import LocalSource
+
+        self.inner, self.n, self.root = LocalSource(root), n, root
+        self.description = f"head{n}:{root}"
+
+    def examples(self, task):
+        return [e for e in self.inner.examples(task) if e.gold_answer.strip()][: self.n]
+
+
+@pytest.fixture(scope="session")
+def make_proxy(shared_bright):
+    """Builds a small answer-retrieval proxy: `make_proxy(out, n, tasks)` -> out."""
+    from bright_eval.proxy import build_proxy
+
+    def make(out: Path, n: int, tasks: tuple[str, ...]) -> Path:
+        build_proxy(_Head(shared_bright, n), out, tasks=tasks)
+        return out
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _isolate_cache(tmp_path, monkeypatch):
     # Tests never read or write the user's real cache.

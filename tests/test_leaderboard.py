@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import re
-from pathlib import Path
 
 import pytest
 
@@ -17,26 +16,17 @@ from bright_eval.data import LocalSource
 from bright_eval.leaderboard import (BRIGHT_DOCS, Row, build, is_twin, load_aliases, load_reported, render, to_csv, to_latex,
                                      to_markdown)
 from bright_eval.matrix import MatrixSpec, run_matrix
-from bright_eval.proxy import build_proxy
 from bright_eval.results import SCHEMA
 from bright_eval.retrievers import RETRIEVERS
 from bright_eval.tasks import TASKS
 
 
-class Head:
-    def __init__(self, root: Path, n: int):
-        self.inner, self.n, self.root = LocalSource(root), n, root
-        self.description = f"head{n}:{root}"
-
-    def examples(self, task):
-        return [e for e in self.inner.examples(task) if e.gold_answer.strip()][: self.n]
-
 
 @pytest.fixture(scope="module")
-def results(shared_bright, tmp_path_factory):
+def results(make_proxy, tmp_path_factory):
     """Real results: BM25 flavours on a slice of the answer-retrieval proxy."""
     data = tmp_path_factory.mktemp("data")
-    build_proxy(Head(shared_bright, 20), data, tasks=("biology", "economics", "robotics"))
+    make_proxy(data, 20, ("biology", "economics", "robotics"))
     out = tmp_path_factory.mktemp("results")
     spec = MatrixSpec(["original"], ["bm25", "bm25-lucene"], "biology,economics,robotics", top_k=100)
     cells = run_matrix(spec, LocalSource(data), out, ArtifactCache(tmp_path_factory.mktemp("cache")))

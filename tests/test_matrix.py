@@ -4,7 +4,6 @@ once, a rerun does nothing (cache counters and rewriter calls say so), failures 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,27 +11,13 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.matrix import RUN_LOG, MatrixSpec, plan_matrix, read_config, run_matrix
-from bright_eval.proxy import build_proxy
 from bright_eval.results import result_path
 from bright_eval.rewriters import REWRITERS
 
 TASKS2 = ("biology", "economics")
 
 
-class Head:
-    """The first `n` answered questions of each task of a real BRIGHT folder."""
 
-    def __init__(self, root: Path, n: int):
-        self.inner, self.n, self.root = LocalSource(root), n, root
-        self.description = f"head{n}:{root}"
-
-    def examples(self, task):
-        return [e for e in self.inner.examples(task) if e.gold_answer.strip()][: self.n]
-
-
-def small_proxy(shared_bright: Path, out: Path, n: int = 25) -> Path:
-    build_proxy(Head(shared_bright, n), out, tasks=TASKS2)
-    return out
 
 
 class Broken:
@@ -72,8 +57,8 @@ def rewrite_calls(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def data(shared_bright, tmp_path_factory):
-    return small_proxy(shared_bright, tmp_path_factory.mktemp("proxy"), 15)
+def data(make_proxy, tmp_path_factory):
+    return make_proxy(tmp_path_factory.mktemp("proxy"), 15, TASKS2)
 
 
 @pytest.mark.slow

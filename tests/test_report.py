@@ -16,7 +16,6 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.matrix import MatrixSpec, run_matrix
-from bright_eval.proxy import build_proxy
 from bright_eval.report import Settings, build_report, write_report
 from bright_eval.results import result_path
 
@@ -25,19 +24,11 @@ TSQR = "bright:TongSearch-QR-7B"  # the published TongSearch-QR-7B rewrites
 N = 12  # queries per task: 2^12 sign vectors, so the randomization test is exact and comparable with scipy's
 
 
-class Head:
-    def __init__(self, root: Path, n: int):
-        self.inner, self.n, self.root = LocalSource(root), n, root
-        self.description = f"head{n}:{root}"
-
-    def examples(self, task):
-        return [e for e in self.inner.examples(task) if e.gold_answer.strip()][: self.n]
-
 
 @pytest.fixture(scope="module")
-def results(shared_bright, tmp_path_factory):
+def results(make_proxy, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    build_proxy(Head(shared_bright, N), data, tasks=TASKS3)
+    make_proxy(data, N, TASKS3)
     out = tmp_path_factory.mktemp("results")
     spec = MatrixSpec(["original", TSQR], ["bm25", "bm25-lucene"], ",".join(TASKS3), top_k=100)
     cells = run_matrix(spec, LocalSource(data), out, ArtifactCache(tmp_path_factory.mktemp("cache")))

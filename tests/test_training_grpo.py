@@ -98,11 +98,7 @@ def test_tiny_cpu_recipe_end_to_end(tmp_path, shared_bright, proxy_dir):
                               "--set", f"output_dir={out}", "--set", "grpo.learning_rate=0.5"])
     assert isinstance(res.exception, BrightEvalError) and "another configuration" in str(res.exception)
 
-    from bright_eval.rewriters import REWRITERS
-
-    if not any(e.name == "hf" for e in REWRITERS.entries()):
-        pytest.skip("the hf: rewriter (rewriters/, issue #3) is not registered yet: checkpoint not scored by `bright-eval run`")
     res = cli("run", "--rewriter", f"hf:{final}", "--retriever", "bm25", "--tasks", "biology", "--data-dir", str(proxy_dir),
-              "--results-dir", str(tmp_path / "results"), "--format", "json")
+              "--results-dir", str(tmp_path / "results"), "--max-new-tokens", "16", "--format", "json")
     scores = json.loads(res.stdout.strip().splitlines()[-1])
     assert 0.0 <= scores["biology"]["ndcg@10"] <= 1.0
