@@ -3,7 +3,7 @@
 set -euo pipefail
 SHARED=${1:-../shared/bright}
 BIN=${BIN:-.venv/bin}
-PROXY=${PROXY:-$(mktemp -d)/bright-proxy}
+PROXY=${PROXY:-${TMPDIR:-/tmp}/bright-eval-proxy}  # fixed, so a rerun reuses every finished cell
 export HF_HUB_OFFLINE=1
 "$BIN/bright-eval" data proxy --data-dir "$SHARED" --to "$PROXY"
 "$BIN/bright-eval" matrix \
