@@ -63,15 +63,17 @@ class TermCounts:
         n_terms = len(term_index)
         blocks = [sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], n_terms)) for b in blocks]
         doc_term = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, 0), dtype=np.int32)
+        del blocks  # each copy of the postings is released as soon as the next exists: peak ~2 copies, not 4
         if doc_term.shape[0] != n_docs:
             raise ValueError(f"analyzer produced {doc_term.shape[0]} token lists for {n_docs} documents")
         term_doc = doc_term.tocsc()  # column t = posting list of term t
+        del doc_term
         term_doc.sort_indices()
         vocab = [""] * n_terms
         for t, i in term_index.items():
             vocab[i] = t
-        return cls(vocab, term_doc.indptr.astype(np.int64), term_doc.indices.astype(np.int32), term_doc.data.astype(np.int32),
-                   np.frombuffer(lengths, dtype=np.int32).copy())
+        return cls(vocab, term_doc.indptr.astype(np.int64), term_doc.indices.astype(np.int32, copy=False),
+                   term_doc.data.astype(np.int32, copy=False), np.frombuffer(lengths, dtype=np.int32).copy())
 
     @staticmethod
     def _block(cols: array, counts: list[int]) -> sp.csr_matrix:
@@ -176,7 +178,6 @@ class BM25Retriever:
         assert c is not None
         k1, b = self.k1, self.b
         df = np.diff(c.indptr)
-        term_of = np.repeat(np.arange(len(df), dtype=np.int32), df)
         self.weights = np.empty(len(c.indices), dtype=np.float32)
         if self.flavour == "bright":
             # gensim: N counts every document, avgdl = all tokens / N; weights stored as float32.
@@ -186,8 +187,9 @@ class BM25Retriever:
             doc_norm = k1 * (1 - b + b * c.lengths / self.avgdl)
             for lo in range(0, len(c.indices), BLOCK):
                 sl = slice(lo, lo + BLOCK)
+                term_of = np.searchsorted(c.indptr, np.arange(lo, min(lo + BLOCK, len(c.indices))), side="right") - 1
                 tf = c.tf[sl].astype(np.float64)
-                self.weights[sl] = self.idf[term_of[sl]] * tf / (tf + doc_norm[c.indices[sl]])
+                self.weights[sl] = self.idf[term_of] * tf / (tf + doc_norm[c.indices[sl]])
         else:
             f32 = np.float32
             # Lucene: docCount and avgdl only see documents that have at least one token.
