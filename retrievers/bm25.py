@@ -249,38 +249,30 @@ class BM25Retriever:
         n = self.counts.n_docs
         for qid in progress(list(queries), total=len(queries), description=f"{self.name}: searching {len(queries)} queries"):
             scores = self._scores(*self._query_terms(queries[qid])).astype(np.float32, copy=False)
-            docs = np.flatnonzero(scores)
             ex = exclude.get(qid)
-            bad = np.zeros(0, np.int64)
             if ex:
                 if pos is None:
                     pos = {d: i for i, d in enumerate(self.doc_ids)}
-                bad = np.fromiter((pos[d] for d in ex if d in pos), np.int64)
-                docs = docs[~np.isin(docs, bad)]
-            vals = scores[docs]
-            tie = self._tie_rank[docs] if self.flavour == "lucene" else docs
-            top = _top_k(tie, vals, k)
-            hits = dict(zip(map(self.doc_ids.__getitem__, docs[top].tolist()), vals[top].tolist()))
+                scores[np.fromiter((pos[d] for d in ex if d in pos), np.int64)] = -np.inf
+            docs = _top_k_dense(scores, k, self._tie_rank if self.flavour == "lucene" else None)
+            hits = dict(zip(map(self.doc_ids.__getitem__, docs.tolist()), scores[docs].tolist()))
             if self.flavour == "bright" and len(hits) < k:
                 # BRIGHT sorts every document's score, so unmatched documents (score 0) fill the
-                # ranking in corpus order after the matched ones.
-                taken = np.zeros(n, bool)
-                taken[docs] = True
-                taken[bad] = True
-                for i in np.flatnonzero(~taken)[: k - len(hits)]:
+                # ranking in corpus order after the matched ones (excluded ones stay out).
+                for i in np.flatnonzero(scores == 0)[: k - len(hits)].tolist():
                     hits[self.doc_ids[i]] = 0.0
             run[qid] = hits
         self.timings["search_s"] = time.perf_counter() - t0
         return run
 
 
-def _top_k(tie: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the top k by score, ties broken by ascending `tie` (corpus order for BRIGHT's
-    stable sort, doc id order for Lucene)."""
-    if len(scores) > k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        cand = np.flatnonzero(scores >= kth)
-    else:
-        cand = np.arange(len(scores))
-    order = np.lexsort((tie[cand], -scores[cand]))
+def _top_k_dense(scores: np.ndarray, k: int, tie_rank: np.ndarray | None) -> np.ndarray:
+    """Indices of the top k documents with a positive score (matched, not excluded), best first;
+    ties broken by ascending `tie_rank` (Lucene: doc id order) or, without it, by corpus order
+    (BRIGHT's stable sort). Works on the dense score vector: no gather of all matched documents."""
+    n = len(scores)
+    kth = np.partition(scores, n - k)[n - k] if n > k else 0.0
+    cand = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
+    vals = scores[cand]
+    order = np.lexsort((cand if tie_rank is None else tie_rank[cand], -vals))
     return cand[order[:k]]

@@ -84,3 +84,18 @@ def test_is_cached_tells_the_matrix_planner(tmp_path):
     assert not r.is_cached(DOCS)
     r.index(DOCS)
     assert BM25Retriever(flavour="lucene", analyzer=Whitespace(), cache=cache).is_cached(DOCS)
+
+
+def test_ties_follow_each_reference_order_and_exclusions_stay_out_of_the_fill():
+    # Three identical documents tie on every query: BRIGHT's stable sort keeps corpus order,
+    # Lucene breaks ties by ascending doc id. "q" is unmatched by "other" and "zz".
+    docs = Corpus(["z", "a", "m", "other", "zz"], ["x y", "x y", "x y", "q q", "r"])
+    bright = BM25Retriever("bright", analyzer=Whitespace())
+    lucene = BM25Retriever("lucene", analyzer=Whitespace())
+    bright.index(docs)
+    lucene.index(docs)
+    assert list(bright.search({"q": "x"}, k=3)["q"]) == ["z", "a", "m"]
+    assert list(lucene.search({"q": "x"}, k=3)["q"]) == ["a", "m", "z"]
+    # Excluded documents leave the ranking and are not brought back by the zero-score fill.
+    run = bright.search({"q": "x"}, k=5, exclude={"q": {"a", "other"}})["q"]
+    assert list(run) == ["z", "m", "zz"] and run["zz"] == 0.0
