@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -53,8 +54,6 @@ def grown_file(n: int) -> Path:
     """A corpus of n passages grown from data/corpus.jsonl, written once to data/ by the parent
     process: growing it needs the whole corpus as a list of words (~2 GB), which would otherwise
     count in the measured worker's peak RSS."""
-    import os
-
     base = R.DATA / "corpus.jsonl"
     path = R.DATA / f"corpus_grown_{n}.jsonl"
     if not path.exists() or path.stat().st_mtime < base.stat().st_mtime:

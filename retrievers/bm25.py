@@ -178,7 +178,7 @@ class BM25Retriever:
         assert c is not None
         k1, b = self.k1, self.b
         df = np.diff(c.indptr)
-        self.weights = np.empty(len(c.indices), dtype=np.float32)
+        weights = np.empty(len(c.indices), dtype=np.float32)
         if self.flavour == "bright":
             # gensim: N counts every document, avgdl = all tokens / N; weights stored as float32.
             n = c.n_docs
@@ -189,7 +189,7 @@ class BM25Retriever:
                 sl = slice(lo, lo + BLOCK)
                 term_of = np.searchsorted(c.indptr, np.arange(lo, min(lo + BLOCK, len(c.indices))), side="right") - 1
                 tf = c.tf[sl].astype(np.float64)
-                self.weights[sl] = self.idf[term_of] * tf / (tf + doc_norm[c.indices[sl]])
+                weights[sl] = self.idf[term_of] * tf / (tf + doc_norm[c.indices[sl]])
         else:
             f32 = np.float32
             # Lucene: docCount and avgdl only see documents that have at least one token.
@@ -201,7 +201,7 @@ class BM25Retriever:
             for lo in range(0, len(c.indices), BLOCK):
                 sl = slice(lo, lo + BLOCK)
                 # freq * normInverse, rounded to float32 exactly where Lucene rounds it.
-                self.weights[sl] = c.tf[sl].astype(f32) * norm_inv[c.indices[sl]]
+                weights[sl] = c.tf[sl].astype(f32) * norm_inv[c.indices[sl]]
             # Lucene breaks score ties by ascending doc id (Python's str order = Lucene's byte order here).
             order = sorted(range(len(self.doc_ids)), key=self.doc_ids.__getitem__)
             self._tie_rank = np.empty(len(order), np.int64)
@@ -210,7 +210,7 @@ class BM25Retriever:
         # posting lists are then one row slice in C, and BRIGHT's dot product one sparse mat-vec.
         indptr = c.indptr.astype(np.int32) if len(c.indices) < 2**31 else c.indptr
         indices = c.indices if indptr.dtype == c.indices.dtype else c.indices.astype(indptr.dtype)
-        self._postings = sp.csr_matrix((self.weights, indices, indptr), shape=(len(df), c.n_docs), copy=False)
+        self._postings = sp.csr_matrix((weights, indices, indptr), shape=(len(df), c.n_docs), copy=False)
 
     # -- search -----------------------------------------------------------------------------------------
     def _query_terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +246,6 @@ class BM25Retriever:
         exclude = exclude or {}
         pos = None
         run: Run = {}
-        n = self.counts.n_docs
         for qid in progress(list(queries), total=len(queries), description=f"{self.name}: searching {len(queries)} queries"):
             scores = self._scores(*self._query_terms(queries[qid])).astype(np.float32, copy=False)
             ex = exclude.get(qid)
