@@ -57,7 +57,7 @@ def bench_encode(data_dir: Path, n_docs: int, batch_size: int, device: str) -> N
     corpus = Corpus([f"d{i}" for i in range(len(texts))], texts, "bench")
     with tempfile.TemporaryDirectory() as tmp:
         r = RETRIEVERS.create("all-minilm-l6-v2", cache=ArtifactCache(tmp), batch_size=batch_size, device=device)
-        r.set_task("biology")
+        r = r.for_task("biology")
         t0 = time.perf_counter()
         _ = r.model
         load_s = time.perf_counter() - t0

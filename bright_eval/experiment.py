@@ -46,11 +46,12 @@ class TaskInputs:
         return self._corpus
 
 
-def bind_task(retriever, inputs: TaskInputs) -> None:
-    """Task-dependent retrievers (dense models with BRIGHT's per-task instructions) learn the task
-    before their spec is read, so the config fingerprint covers the instruction."""
-    if hasattr(retriever, "set_task"):
-        retriever.set_task(inputs.task, long_documents=inputs.long_documents)
+def bind_task(retriever, inputs: TaskInputs):
+    """Task-dependent retrievers (dense models with BRIGHT's per-task instructions) are bound to the
+    task before their spec is read, so the config fingerprint covers the instruction."""
+    from .components import bind
+
+    return bind(retriever, inputs.task, inputs.long_documents)
 
 
 def cell_config(inputs: TaskInputs, rewriter, retriever, top_k: int) -> dict:
@@ -79,7 +80,8 @@ def rewrite_queries(inputs: TaskInputs, rewriter) -> dict[str, str]:
 def run_cell(inputs: TaskInputs, rewriter, retriever, results_dir: Path, top_k: int = 1000,
              indexed: bool = False, overwrite: bool = False, rewritten: dict[str, str] | None = None) -> tuple[dict, bool]:
     """Returns (result record, reused). With `indexed`, the retriever already holds this task's corpus."""
-    bind_task(retriever, inputs)
+    if not indexed:  # an indexed retriever is already bound to this task
+        retriever = bind_task(retriever, inputs)
     config = cell_config(inputs, rewriter, retriever, top_k)
     cfp = fingerprint_of(config)
     path = result_path(results_dir, rewriter.name, retriever.name, inputs.task)

@@ -138,7 +138,7 @@ def run_matrix(spec: MatrixSpec, source: DataSource, results_dir: Path, cache: A
     rewriter_errors: dict[str, str] = {}
     for name in spec.rewriters:
         try:
-            rewriters[name] = REWRITERS.create(name, cache=cache, source=source, **spec.rewriter_options.get(name, {}))
+            rewriters[name] = REWRITERS.create(name, spec.rewriter_options.get(name, {}), cache=cache, source=source)
         except Exception as exc:
             rewriter_errors[name] = f"creating rewriter: {_err(exc)}"
 
@@ -155,8 +155,8 @@ def run_matrix(spec: MatrixSpec, source: DataSource, results_dir: Path, cache: A
         rewritten: dict[str, dict[str, str] | str] = dict(rewriter_errors)  # name -> texts, or an error
         for ret_name in spec.retrievers:
             try:
-                retriever = RETRIEVERS.create(ret_name, cache=cache, **spec.retriever_options.get(ret_name, {}))
-                bind_task(retriever, inputs)
+                retriever = RETRIEVERS.create(ret_name, spec.retriever_options.get(ret_name, {}), cache=cache)
+                retriever = bind_task(retriever, inputs)
             except Exception as exc:
                 for rw in spec.rewriters:
                     finish(CellResult(rw, ret_name, task, "failed", error=f"creating retriever: {_err(exc)}"))
@@ -234,13 +234,13 @@ def plan_matrix(spec: MatrixSpec, source: DataSource, results_dir: Path, cache: 
     from bright_eval.retrievers import RETRIEVERS
     from bright_eval.rewriters import REWRITERS
 
-    rewriters = {n: REWRITERS.create(n, cache=cache, source=source, **spec.rewriter_options.get(n, {})) for n in spec.rewriters}
+    rewriters = {n: REWRITERS.create(n, spec.rewriter_options.get(n, {}), cache=cache, source=source) for n in spec.rewriters}
     rows = []
     for task in spec.tasks:
         inputs = TaskInputs.load(source, task, spec.long_documents)
         for ret_name in spec.retrievers:
-            retriever = RETRIEVERS.create(ret_name, cache=cache, **spec.retriever_options.get(ret_name, {}))
-            bind_task(retriever, inputs)
+            retriever = RETRIEVERS.create(ret_name, spec.retriever_options.get(ret_name, {}), cache=cache)
+            retriever = bind_task(retriever, inputs)
             index_cached: bool | None = None
             for rw_name, rw in rewriters.items():
                 path = result_path(results_dir, rw.name, retriever.name, task)

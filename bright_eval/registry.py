@@ -1,15 +1,25 @@
 """One registry per kind (rewriters, retrievers): a name or a `prefix:argument` resolves to a
-factory, so adding a model is one entry, not a new code path."""
+factory, so adding a model is one entry, not a new code path.
+
+A factory declares its options as keyword parameters; `create` checks user options against them
+(with a did-you-mean) and names the component after the spec plus every option that changes its
+output, so `bm25` and `bm25(k1=1.2)` never share a results folder. Options listed as `operational`
+(batch sizes, devices, retries) change speed, not numbers, and stay out of the name.
+"""
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, TypeVar
 
 from .errors import BrightEvalError
 
 T = TypeVar("T")
+# Passed by the orchestrator to every factory that accepts them; never user options.
+CONTEXT = ("cache", "source")
 
 
 @dataclass(frozen=True)
@@ -18,6 +28,57 @@ class Entry(Generic[T]):
     factory: Callable[..., T]
     description: str
     prefix: bool = False
+    operational: frozenset[str] = field(default_factory=frozenset)
+    params: dict[str, Any] | None = None  # option -> default; None: read from the factory's signature
+
+    def options(self) -> dict[str, Any]:
+        """Every option the factory accepts, with its default (inspect.Parameter.empty if required)."""
+        if self.params is not None:
+            return dict(self.params)
+        sig = inspect.signature(self.factory)
+        out = {}
+        for i, p in enumerate(sig.parameters.values()):
+            if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.name in CONTEXT or (self.prefix and i == 0):
+                continue
+            out[p.name] = p.default
+        return out
+
+
+def parse_value(raw: str) -> Any:
+    """`k=v` values from the command line: JSON literals (numbers, true/false/null, lists), else text."""
+    low = raw.strip()
+    if low.lower() in ("true", "false", "null", "none"):
+        return {"true": True, "false": False}.get(low.lower())
+    try:
+        return json.loads(low)
+    except ValueError:
+        return low
+
+
+def parse_args(text: str | None, option: str) -> dict[str, Any]:
+    """'k1=1.2,b=0.75' -> {'k1': 1.2, 'b': 0.75}. A piece without '=' continues the previous value
+    (so a value may hold commas, e.g. a list)."""
+    out: dict[str, Any] = {}
+    if not text:
+        return out
+    last = None
+    raw: dict[str, str] = {}
+    for piece in text.split(","):
+        key, eq, value = piece.partition("=")
+        if eq and key.strip().isidentifier():
+            last = key.strip()
+            raw[last] = value
+        elif last is not None:
+            raw[last] += "," + piece
+        else:
+            raise BrightEvalError(f"{option}: expected key=value pairs separated by commas, got '{piece}'")
+    for k, v in raw.items():
+        out[k] = parse_value(v)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
 
 
 class Registry(Generic[T]):
@@ -25,13 +86,14 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str, description: str, prefix: bool = False):
+    def register(self, name: str, description: str, prefix: bool = False, operational: tuple[str, ...] = (),
+                 params: dict[str, Any] | None = None):
         """Decorator. A `prefix` entry named 'hf' answers every 'hf:<argument>'."""
 
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} '{name}' registered twice")
-            self._entries[name] = Entry(name, factory, description, prefix)
+            self._entries[name] = Entry(name, factory, description, prefix, frozenset(operational), params)
             return factory
 
         return deco
@@ -55,6 +117,40 @@ class Registry(Generic[T]):
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise BrightEvalError(f"unknown {self.kind} '{spec}'; known: {', '.join(self.names())}.{hint}")
 
-    def create(self, spec: str, **kwargs) -> T:
+    def check_args(self, spec: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The options that differ from the factory's defaults, after checking every key is known."""
+        entry, _ = self.lookup(spec)
+        known = entry.options()
+        out = {}
+        for key, value in args.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, list(known), n=2)
+                hint = f" Did you mean: {', '.join(close)}?" if close else ""
+                raise BrightEvalError(f"{self.kind} '{spec}' has no option '{key}'; its options: "
+                                      f"{', '.join(sorted(known)) or 'none'}.{hint}")
+            default = known[key]
+            if default is not inspect.Parameter.empty and default == value and isinstance(default, bool) == isinstance(value, bool):
+                continue  # the default, spelt out: same system, same name
+            out[key] = value
+        return out
+
+    def display_name(self, spec: str, args: dict[str, Any]) -> str:
+        """`spec`, plus `(k=v,...)` for every option that changes the output."""
+        entry, _ = self.lookup(spec)
+        ident = {k: v for k, v in self.check_args(spec, args).items() if k not in entry.operational}
+        if not ident:
+            return spec.strip()
+        return f"{spec.strip()}(" + ",".join(f"{k}={_fmt(ident[k])}" for k in sorted(ident)) + ")"
+
+    def create(self, spec: str, args: dict[str, Any] | None = None, **kwargs) -> T:
+        """The component for `spec` with user options `args` (keyword options are merged in); the
+        context (cache, source) goes to factories that take it. The component's `name` is its
+        display name."""
         entry, arg = self.lookup(spec)
-        return entry.factory(arg, **kwargs) if entry.prefix else entry.factory(**kwargs)
+        context = {k: kwargs.pop(k) for k in CONTEXT if k in kwargs}
+        args = self.check_args(spec, {**(args or {}), **kwargs})
+        accepted = inspect.signature(entry.factory).parameters
+        ctx = {k: v for k, v in context.items() if k in accepted}
+        obj = entry.factory(arg, **ctx, **args) if entry.prefix else entry.factory(**ctx, **args)
+        obj.name = self.display_name(spec, args)
+        return obj

@@ -6,42 +6,33 @@ when created, so the core (BM25) never needs torch.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 from bright_eval.cache import ArtifactCache
-from bright_eval.data import Corpus
+from bright_eval.components import Retriever
 from bright_eval.registry import Registry
-from bright_eval.trec import Run
 
-
-@runtime_checkable
-class Retriever(Protocol):
-    name: str
-
-    def spec(self) -> dict:
-        """What determines this retriever's output (for provenance and the config fingerprint)."""
-
-    def index(self, corpus: Corpus) -> None: ...
-
-    def search(self, queries: dict[str, str], k: int = 1000, exclude: dict[str, set[str]] | None = None) -> Run:
-        """Top-k per query, with `exclude[qid]` removed before the cut (BRIGHT's protocol)."""
-
+__all__ = ["Retriever", "RETRIEVERS"]
 
 RETRIEVERS: Registry[Retriever] = Registry("retriever")
 
 
 @RETRIEVERS.register("bm25", "BRIGHT's BM25: Lucene English analyzer + gensim LuceneBM25Model (k1=0.9, b=0.4), BM25-weighted query side")
-def _bm25(cache: ArtifactCache | None = None, **params) -> Retriever:
+def _bm25(cache: ArtifactCache | None = None, k1: float = 0.9, b: float = 0.4) -> Retriever:
     from .bm25 import BM25Retriever
 
-    return BM25Retriever(flavour="bright", cache=cache, **params)
+    return BM25Retriever(flavour="bright", cache=cache, k1=k1, b=b)
 
 
 @RETRIEVERS.register("bm25-lucene", "Anserini/Lucene BM25 (k1=0.9, b=0.4): query terms weighted by count, float32, one-byte length norms")
-def _bm25_lucene(cache: ArtifactCache | None = None, **params) -> Retriever:
+def _bm25_lucene(cache: ArtifactCache | None = None, k1: float = 0.9, b: float = 0.4) -> Retriever:
     from .bm25 import BM25Retriever
 
-    return BM25Retriever(flavour="lucene", name="bm25-lucene", cache=cache, **params)
+    return BM25Retriever(flavour="lucene", name="bm25-lucene", cache=cache, k1=k1, b=b)
+
+
+# Dense options (DenseRetriever's keyword arguments); the operational ones change speed, not scores.
+DENSE_PARAMS = {"batch_size": 32, "device": None, "devices": None, "revision": None, "query_max_length": None,
+                "doc_max_length": None, "shard_size": 2048}
+DENSE_OPERATIONAL = ("batch_size", "device", "devices", "shard_size")
 
 
 # -- dense models (retrievers/dense_models.py holds the table; torch loads only when one is created) --
@@ -60,13 +51,15 @@ def _register_dense() -> None:
 
     for m in MODELS:
         seen_as = f" (BRIGHT: {m.reported_as})" if m.reported_as else ""
-        RETRIEVERS.register(m.name, f"dense {m.model_id}{seen_as}, BRIGHT's instructions and lengths")(_dense_factory(m.name))
+        RETRIEVERS.register(m.name, f"dense {m.model_id}{seen_as}, BRIGHT's instructions and lengths",
+                            operational=DENSE_OPERATIONAL, params=DENSE_PARAMS)(_dense_factory(m.name))
 
 
 _register_dense()
 
 
-@RETRIEVERS.register("st", "any sentence-transformers model: st:<hub id or local folder> (no instruction, cosine)", prefix=True)
+@RETRIEVERS.register("st", "any sentence-transformers model: st:<hub id or local folder> (no instruction, cosine)", prefix=True,
+                     operational=DENSE_OPERATIONAL, params=DENSE_PARAMS)
 def _st(model_id: str, cache: ArtifactCache | None = None, **params) -> Retriever:
     from .dense import DenseRetriever
     from .dense_models import any_model

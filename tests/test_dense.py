@@ -111,29 +111,29 @@ def test_real_model_cache_resume_and_retrieval(small_corpus, tmp_path):
     model = BY_NAME["all-minilm-l6-v2"]
 
     crashed = CountingEncoder(model, cache=ArtifactCache(tmp_path / "c"), shard_size=8, crash_after=2)
-    crashed.set_task("biology")
+    crashed = crashed.for_task("biology")
     with pytest.raises(KeyboardInterrupt):
         crashed.index(corpus)
     assert not crashed.cache.has(KIND, crashed.embedding_key(corpus))  # no half artefact
 
     resumed = CountingEncoder(model, cache=ArtifactCache(tmp_path / "c"), shard_size=8)
-    resumed.set_task("biology")
+    resumed = resumed.for_task("biology")
     resumed.index(corpus)
     assert resumed.calls == 2  # 4 shards of 8; the 2 finished before the crash were kept
     assert resumed.cache.builds[KIND] == 1
 
     fresh = CountingEncoder(model, cache=ArtifactCache(tmp_path / "fresh"), shard_size=8)
-    fresh.set_task("biology")
+    fresh = fresh.for_task("biology")
     fresh.index(corpus)
     assert fresh.calls == 4
     np.testing.assert_allclose(np.asarray(resumed._doc_emb), np.asarray(fresh._doc_emb), atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(np.asarray(fresh._doc_emb), axis=1), 1.0, atol=1e-5)
 
     again = CountingEncoder(model, cache=ArtifactCache(tmp_path / "c"), shard_size=8)
-    again.set_task("biology")
+    again = again.for_task("biology")
     assert again.is_cached(corpus)
     again.index(corpus)
-    assert again.calls == 0 and again._model is None  # a cached index never loads the model
+    assert again.calls == 0 and "model" not in again._loaded  # a cached index never loads the model
     assert again.cache.hits[KIND] == 1 and not again.cache.builds
 
     # Questions against the pool of their own accepted answers: real text, so the own answer should
@@ -145,10 +145,10 @@ def test_real_model_cache_resume_and_retrieval(small_corpus, tmp_path):
     assert ndcg > 0.5, ndcg
     # A different document instruction is a different artefact.
     other = DenseRetriever(BY_NAME["all-minilm-l6-v2"], cache=ArtifactCache(tmp_path / "c"))
-    other.set_task("biology")
+    other = other.for_task("biology")
     assert other.embedding_key(corpus) == again.embedding_key(corpus)
     inst = DenseRetriever(BY_NAME["instructor-large"], cache=ArtifactCache(tmp_path / "c"))
-    inst.set_task("biology")
+    inst = inst.for_task("biology")
     assert inst.embedding_key(corpus) != again.embedding_key(corpus)
 
 

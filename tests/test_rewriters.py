@@ -85,7 +85,7 @@ def test_compose_original_plus_rewrite_and_its_name(tmp_path):
     f.write_text('{"task": "pony", "id": "0", "query": "reasoned"}\n')
     rw = REWRITERS.create(f"file:{f}", compose="original+rewrite")
     assert rw.rewrite([Query("pony", "0", "orig")]) == ["orig\n\nreasoned"]
-    assert rw.name.endswith("+orig") and rw.spec()["compose"] == "original+rewrite"
+    assert rw.name.endswith("(compose=original+rewrite)") and rw.spec()["compose"] == "original+rewrite"
     with pytest.raises(BrightEvalError, match="--compose must be one of"):
         REWRITERS.create(f"file:{f}", compose="append")
 

@@ -18,9 +18,9 @@ TopK = typer.Option(1000, "--top-k", min=1, help="Ranking depth kept per query (
 OptPath = Optional[Path]
 
 # Rewriter options (used by `run` and `rewrite`); None means "the rewriter's default".
-Compose = typer.Option("replace", "--compose", help="replace (TongSearch-QR's protocol) or original+rewrite (concatenate).")
+Compose = typer.Option(None, "--compose", help="replace (TongSearch-QR's protocol) or original+rewrite (concatenate).")
 Think = typer.Option(False, "--think", help="Think mode: ask for <think>/<answer> and keep the answer.")
-Backend = typer.Option("auto", "--backend", help="Local models: auto (vLLM if installed and a GPU is visible), vllm, transformers.")
+Backend = typer.Option(None, "--backend", help="Local models: auto (vLLM if installed and a GPU is visible), vllm, transformers.")
 MaxNewTokens = typer.Option(None, "--max-new-tokens", help="Generation budget per query (default 1024).")
 Temperature = typer.Option(None, "--temperature", help="0 = greedy (default, as TongSearch-QR's evaluation).")
 BatchSize = typer.Option(None, "--batch-size", help="Queries per transformers generate() call (default 8).")
@@ -32,4 +32,5 @@ Revision = typer.Option(None, "--revision", help="Model revision (hub branch, ta
 
 
 def rewriter_options(**opts) -> dict:
-    return {k: v for k, v in opts.items() if v is not None}
+    """The options the user gave: an unset flag is left to the rewriter (which may not take it)."""
+    return {k: v for k, v in opts.items() if v is not None and v is not False}

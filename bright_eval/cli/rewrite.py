@@ -50,7 +50,7 @@ def rewrite(
     opts = rewriter_options(compose=compose, think=think, backend=backend, max_new_tokens=max_new_tokens, temperature=temperature,
                             batch_size=batch_size, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
                             tensor_parallel_size=tensor_parallel_size, revision=revision)
-    rw = REWRITERS.create(rewriter, cache=ArtifactCache(cache_dir), source=source, **opts)
+    rw = REWRITERS.create(rewriter, opts, cache=ArtifactCache(cache_dir), source=source)
     rows = []
     for task in parse_tasks(tasks):
         qs = [Query(task, e.id, e.query) for e in source.examples(task)]

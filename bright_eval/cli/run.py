@@ -50,7 +50,7 @@ def run(
     opts = rewriter_options(compose=compose, think=think, backend=backend, max_new_tokens=max_new_tokens, temperature=temperature,
                             batch_size=batch_size, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
                             tensor_parallel_size=tensor_parallel_size, revision=revision)
-    rw = REWRITERS.create(rewriter, cache=cache, source=source, **opts)
+    rw = REWRITERS.create(rewriter, opts, cache=cache, source=source)
     scores, notes = {}, {}
     for task in task_list:
         inputs = TaskInputs.load(source, task, long_documents)

@@ -1,0 +1,95 @@
+"""What a rewriter and a retriever are, and the optional capabilities the orchestrator may use.
+
+The orchestrator (plan/execute) talks to components only through these Protocols: a capability is
+declared here and checked with `isinstance`, never probed attribute by attribute, so a component
+that implements one is used the same way wherever it is planned or run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .data import Corpus
+    from .trec import Run
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query with its task and id: precomputed rewrite sets are keyed by (task, id)."""
+
+    task: str
+    id: str
+    text: str
+
+
+@dataclass
+class RewriteStats:
+    """Counters a rewriter fills in; the results file records them."""
+
+    generated: int = 0
+    from_cache: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # "task/id" -> reason
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@runtime_checkable
+class Rewriter(Protocol):
+    name: str
+
+    def spec(self) -> dict:
+        """What determines the output (model, revision, prompt, decoding, composition)."""
+
+    def rewrite(self, queries: list[Query]) -> list[str]:
+        """One text per query, in order."""
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    name: str
+
+    def spec(self) -> dict:
+        """What determines this retriever's output (for provenance and the cell identity)."""
+
+    def index(self, corpus: Corpus) -> None: ...
+
+    def search(self, queries: dict[str, str], k: int = 1000, exclude: dict[str, set[str]] | None = None) -> Run:
+        """Top-k per query, with `exclude[qid]` removed before the cut (BRIGHT's protocol)."""
+
+
+# -- optional capabilities ------------------------------------------------------------------------
+@runtime_checkable
+class TaskBound(Protocol):
+    """A retriever whose behaviour depends on the task (dense models with BRIGHT's per-task
+    instructions). `for_task` returns a bound copy; the original is never mutated, so one created
+    retriever can serve every task of a plan."""
+
+    def for_task(self, task: str, long_documents: bool = False) -> Retriever: ...
+
+
+@runtime_checkable
+class IndexCache(Protocol):
+    """A retriever that can say, without building anything, whether its index of `corpus` is cached."""
+
+    def is_cached(self, corpus: Corpus) -> bool: ...
+
+
+@runtime_checkable
+class RewriteCache(Protocol):
+    """A rewriter that can say, without generating anything, whether all of `queries` are available."""
+
+    def is_cached(self, queries: list[Query]) -> bool: ...
+
+
+@runtime_checkable
+class HasStats(Protocol):
+    """A rewriter that counts generations, cache hits, failures, tokens and cost."""
+
+    stats: RewriteStats
+
+
+def bind(retriever: Retriever, task: str, long_documents: bool) -> Retriever:
+    return retriever.for_task(task, long_documents) if isinstance(retriever, TaskBound) else retriever
