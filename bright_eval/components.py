@@ -93,3 +93,15 @@ class HasStats(Protocol):
 
 def bind(retriever: Retriever, task: str, long_documents: bool) -> Retriever:
     return retriever.for_task(task, long_documents) if isinstance(retriever, TaskBound) else retriever
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Re-scores the top `depth` documents of a first-stage run; documents below `depth` keep their
+    first-stage order under the reranked ones, so recall@1000 is unchanged."""
+
+    name: str
+
+    def spec(self) -> dict: ...
+
+    def rerank(self, queries: dict[str, str], run: Run, corpus: Corpus, depth: int) -> Run: ...
