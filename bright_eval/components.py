@@ -72,9 +72,10 @@ class TaskBound(Protocol):
 
 @runtime_checkable
 class IndexCache(Protocol):
-    """A retriever that can say, without building anything, whether its index of `corpus` is cached."""
+    """A retriever that can say, without loading or building anything, whether its index of the
+    corpus with this content fingerprint is cached."""
 
-    def is_cached(self, corpus: Corpus) -> bool: ...
+    def is_cached(self, corpus_fingerprint: str) -> bool: ...
 
 
 @runtime_checkable

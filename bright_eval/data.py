@@ -89,13 +89,15 @@ def _check_unique(ids: Iterable[str], what: str) -> None:
 class Corpus:
     """Documents of one task, in a fixed order; `fingerprint` keys every cached artefact built on it."""
 
-    def __init__(self, ids: list[str], texts: list[str], origin: str = ""):
+    def __init__(self, ids: list[str], texts: list[str], origin: str = "", fingerprint: str | None = None):
         if len(ids) != len(texts):
             raise ValueError("ids and texts differ in length")
         _check_unique(ids, origin or "corpus")
         self.ids = ids
         self.texts = texts
         self.origin = origin
+        if fingerprint is not None:  # the source knows it more cheaply (a file hash, a dataset revision)
+            self.__dict__["fingerprint"] = fingerprint
 
     @classmethod
     def from_dict(cls, docs: dict[str, str], origin: str = "") -> "Corpus":
@@ -139,6 +141,9 @@ class DataSource(Protocol):
 
     def examples(self, task: str) -> list[Example]: ...
     def documents(self, task: str, long: bool = False) -> Corpus: ...
+    def documents_fingerprint(self, task: str, long: bool = False) -> str:
+        """The content identity of a task's documents, without loading them where possible; equals
+        `documents(task, long).fingerprint`. Raises BrightEvalError when they are missing."""
     def reasoning(self, task: str, name: str) -> dict[str, str]: ...
 
 
@@ -174,7 +179,7 @@ class LocalSource:
                 return d / name
         return None
 
-    def documents(self, task: str, long: bool = False) -> Corpus:
+    def _documents_path(self, task: str, long: bool) -> Path:
         stem = "long_documents" if long else "documents"
         path = self._find(task, stem)
         if path is None:
@@ -184,6 +189,16 @@ class LocalSource:
                 f"BRIGHT's documents come from the Hugging Face hub: run without --data-dir, or make a local "
                 f"mirror with `bright-eval data export --to DIR` on a machine that reaches the hub"
             )
+        return path
+
+    def documents_fingerprint(self, task: str, long: bool = False) -> str:
+        from .fingerprints import file_fingerprint
+
+        return "file:" + file_fingerprint(self._documents_path(task, long))
+
+    def documents(self, task: str, long: bool = False) -> Corpus:
+        path = self._documents_path(task, long)
+        fp = self.documents_fingerprint(task, long)
         if path.suffix == ".parquet":
             import pandas as pd
 
@@ -191,12 +206,12 @@ class LocalSource:
             for col in ("id", "content"):
                 if col not in df.columns:
                     raise BrightEvalError(f"{path}: missing column '{col}' (documents need id, content)")
-            return Corpus([str(i) for i in df["id"]], [str(c) for c in df["content"]], str(path))
+            return Corpus([str(i) for i in df["id"]], [str(c) for c in df["content"]], str(path), fp)
         ids, texts = [], []
         for rec in read_jsonl(path, required=("id", "content")):
             ids.append(str(rec["id"]))
             texts.append(rec["content"])
-        return Corpus(ids, texts, str(path))
+        return Corpus(ids, texts, str(path), fp)
 
     def reasoning(self, task: str, name: str) -> dict[str, str]:
         d = self._task_dir(task) / "reasoning"
@@ -235,10 +250,14 @@ class HubSource:
         _check_unique((e.id for e in exs), f"{self.repo}/examples/{task}")
         return exs
 
+    def documents_fingerprint(self, task: str, long: bool = False) -> str:
+        # `datasets` fingerprints a loaded split by its cached files, which follow the hub revision.
+        return "hub:" + self._load("long_documents" if long else "documents", task)._fingerprint
+
     def documents(self, task: str, long: bool = False) -> Corpus:
         config = "long_documents" if long else "documents"
         ds = self._load(config, task)
-        return Corpus([str(i) for i in ds["id"]], list(ds["content"]), f"{self.repo}/{config}/{task}")
+        return Corpus([str(i) for i in ds["id"]], list(ds["content"]), f"{self.repo}/{config}/{task}", "hub:" + ds._fingerprint)
 
     def reasoning(self, task: str, name: str) -> dict[str, str]:
         ds = self._load(f"{name}_reason", task)

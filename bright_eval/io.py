@@ -43,6 +43,25 @@ def read_jsonl(path: Path | str, required: Iterable[str] = ()) -> Iterator[dict[
             yield obj
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def check_writable_dir(path: Path | str, option: str) -> Path:
+    """Fail before any work when `path` cannot be a writable folder (a file in the way, no permission)."""
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise BrightEvalError(f"{option} {path}: {probe} is a file, not a folder; choose another path")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise BrightEvalError(f"{option} {path}: {probe} is not writable; choose another path or fix its permissions")
+    return path
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write via a temporary file in the same folder and rename, so readers never see half a file."""
     path = Path(path)
@@ -51,6 +70,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared and read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import fmean
 
 from .errors import BrightEvalError
-from .results import load_results
+from .results import by_system, load_results
 from .scoring import HEADLINE, METRICS
 from .tasks import TASKS
 
@@ -71,37 +71,34 @@ class Leaderboard:
         }
 
 
-def measured_rows(results_dir: Path | str, metric: str = HEADLINE, tasks: list[str] | None = None) -> list[Row]:
+def measured_rows(results_dir: Path | str, metric: str = HEADLINE, tasks: list[str] | None = None,
+                  settings: str | None = None, split_settings: bool = False) -> list[Row]:
     if metric not in METRICS:
         raise BrightEvalError(f"unknown metric '{metric}'; choose one of {', '.join(METRICS)}")
-    by_system: dict[tuple[str, str], Row] = {}
-    data_sources: dict[tuple[str, str], set[str]] = {}
-    for rec in load_results(results_dir):
-        task = rec["task"]
-        if tasks and task not in tasks:
+    rows = []
+    for (rewriter, retriever), per_task in by_system(load_results(results_dir), settings, split_settings).items():
+        row = Row(rewriter, retriever, "measured", {})
+        sources = set()
+        for task, rec in per_task.items():
+            if tasks and task not in tasks:
+                continue
+            value = rec.metrics.get(metric)
+            if not isinstance(value, (int, float)):
+                log.warning("%s: skipped, no numeric '%s' in metrics", rec.path, metric)
+                continue
+            row.scores[task] = 100 * value
+            row.files.append(rec.path)
+            sources.add(str(rec.data.get("source", "?")))
+            n_docs = rec.data.get("n_docs")
+            if task in BRIGHT_DOCS and n_docs is not None and n_docs != BRIGHT_DOCS[task]:
+                row.comparable = False
+        if not row.scores:
             continue
-        value = rec["metrics"].get(metric)
-        if not isinstance(value, (int, float)):
-            log.warning("%s: skipped, no numeric '%s' in metrics", rec["_path"], metric)
-            continue
-        key = (rec["rewriter"], rec["retriever"])
-        row = by_system.setdefault(key, Row(rec["rewriter"], rec["retriever"], "measured", {}))
-        if task in row.scores:
-            log.warning("%s: a second result for %s + %s on %s; keeping %s", rec["_path"], *key, task, row.files[-1])
-            continue
-        row.scores[task] = 100 * value
-        row.files.append(rec["_path"])
-        data = rec.get("data") or {}
-        data_sources.setdefault(key, set()).add(str(data.get("source", "?")))
-        n_docs = data.get("n_docs")
-        if task in BRIGHT_DOCS and n_docs is not None and n_docs != BRIGHT_DOCS[task]:
-            row.comparable = False
-    for key, row in by_system.items():
-        if len(data_sources[key]) > 1:
-            row.notes.append(f"mixed data sources: {', '.join(sorted(data_sources[key]))}")
+        if len(sources) > 1:
+            row.notes.append(f"mixed data sources: {', '.join(sorted(sources))}")
         if not row.comparable:
             row.notes.append("corpus differs from BRIGHT's (document counts): not comparable with reported numbers")
-    rows = list(by_system.values())
+        rows.append(row)
     rows.sort(key=lambda r: (r.retriever, r.rewriter != "original", r.rewriter))
     return rows
 
@@ -153,8 +150,9 @@ def is_twin(measured: Row, reported: Row, aliases: dict[str, dict[str, list[str]
 
 
 def build(results_dir: Path | str, metric: str = HEADLINE, with_reported: bool = False, reported_filter: str | None = None,
-          tasks: list[str] | None = None, reported_path: Path | None = None) -> Leaderboard:
-    rows = measured_rows(results_dir, metric, tasks)
+          tasks: list[str] | None = None, reported_path: Path | None = None, settings: str | None = None,
+          split_settings: bool = False) -> Leaderboard:
+    rows = measured_rows(results_dir, metric, tasks, settings, split_settings)
     shown = [t for t in TASKS if any(t in r.scores for r in rows)]
     if tasks:
         shown = [t for t in TASKS if t in tasks]

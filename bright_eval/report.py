@@ -24,7 +24,7 @@ from . import stats
 from .errors import BrightEvalError, require
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .provenance import environment
-from .results import load_results
+from .results import ResultRecord, by_system, load_results
 from .scoring import HEADLINE, METRICS
 from .tasks import TASKS
 
@@ -41,11 +41,8 @@ class Settings:
     top_n: int = 5
 
 
-def _systems(results_dir: Path | str) -> dict[tuple[str, str], dict[str, dict]]:
-    out: dict[tuple[str, str], dict[str, dict]] = {}
-    for rec in load_results(results_dir):
-        out.setdefault((rec["rewriter"], rec["retriever"]), {})[rec["task"]] = rec
-    return out
+def _systems(results_dir: Path | str, settings: str | None, split_settings: bool) -> dict[tuple[str, str], dict[str, ResultRecord]]:
+    return by_system(load_results(results_dir), settings, split_settings)
 
 
 def _words(text: str) -> int:
@@ -58,17 +55,17 @@ def compare(system: dict[str, dict], baseline: dict[str, dict], s: Settings) -> 
     per_task, diffs, pooled_sys, pooled_base, queries = [], [], [], [], []
     for task in tasks:
         srec, brec = system[task], baseline[task]
-        s_fp, b_fp = (srec.get("data") or {}).get("examples_fingerprint"), (brec.get("data") or {}).get("examples_fingerprint")
+        s_fp, b_fp = srec.data.get("examples_fingerprint"), brec.data.get("examples_fingerprint")
         if s_fp and b_fp and s_fp != b_fp:
-            log.warning("%s vs %s: different example sets (examples_fingerprint), task %s not compared", srec["_path"], brec["_path"], task)
+            log.warning("%s vs %s: different example sets (examples_fingerprint), task %s not compared", srec.path, brec.path, task)
             continue
-        qids = [q for q in brec["per_query"] if q in srec["per_query"]]
-        if len(qids) < len(brec["per_query"]) or len(qids) < len(srec["per_query"]):
-            log.warning("%s: %d queries paired with the baseline out of %d / %d", task, len(qids), len(srec["per_query"]), len(brec["per_query"]))
+        qids = [q for q in brec.per_query if q in srec.per_query]
+        if len(qids) < len(brec.per_query) or len(qids) < len(srec.per_query):
+            log.warning("%s: %d queries paired with the baseline out of %d / %d", task, len(qids), len(srec.per_query), len(brec.per_query))
         if not qids:
             continue
-        a = np.array([srec["per_query"][q][s.metric] for q in qids], float)
-        b = np.array([brec["per_query"][q][s.metric] for q in qids], float)
+        a = np.array([srec.per_query[q][s.metric] for q in qids], float)
+        b = np.array([brec.per_query[q][s.metric] for q in qids], float)
         d = a - b
         t, p_t = stats.paired_t(a, b)
         lo, hi = stats.bootstrap_ci([d], s.rounds, s.seed, s.level)
@@ -79,7 +76,7 @@ def compare(system: dict[str, dict], baseline: dict[str, dict], s: Settings) -> 
         diffs.append(d)
         pooled_sys.append(a)
         pooled_base.append(b)
-        s_q, b_q = srec.get("queries") or {}, brec.get("queries") or {}
+        s_q, b_q = srec.queries, brec.queries
         for q, dv, av, bv in zip(qids, d, a, b):
             rewritten = (s_q.get(q) or {}).get("rewritten", "")
             queries.append({"task": task, "qid": q, "delta": float(dv), "system": float(av), "baseline": float(bv),
@@ -109,12 +106,13 @@ def compare(system: dict[str, dict], baseline: dict[str, dict], s: Settings) -> 
 
 
 def build_report(results_dir: Path | str, baseline_rewriter: str, baseline_retriever: str | None = None,
-                 rewriters: list[str] | None = None, retrievers: list[str] | None = None, settings: Settings = Settings()) -> dict:
+                 rewriters: list[str] | None = None, retrievers: list[str] | None = None, settings: Settings = Settings(),
+                 results_settings: str | None = None, split_settings: bool = False) -> dict:
     """Everything the report shows, as JSON-able data. Without `baseline_retriever` each system is
     compared with the baseline rewriter under its own retriever (the rewriter ablation)."""
     if settings.metric not in METRICS:
         raise BrightEvalError(f"unknown metric '{settings.metric}'; choose one of {', '.join(METRICS)}")
-    systems = _systems(results_dir)
+    systems = _systems(results_dir, results_settings, split_settings)
     if not systems:
         raise BrightEvalError(f"no results files under {results_dir} (--results-dir)")
     comparisons = []

@@ -1,4 +1,4 @@
-"""Results files: one JSON per (rewriter, retriever, task) with its TREC run beside it.
+"""Results files: one JSON per (rewriter, retriever, reranker, task, settings) with its TREC run beside it.
 
 Leaderboards and reports read these back and never recompute retrieval.
 """
@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 
 from .io import atomic_write_json, fingerprint_of
+from .record import OLD_SCHEMAS, SCHEMA, ResultRecord
 
-SCHEMA = "bright-eval.result/1"
 log = logging.getLogger(__name__)
+__all__ = ["SCHEMA", "ResultRecord", "slug", "result_path", "write_result", "read_result", "load_results", "existing"]
 
 
 def slug(name: str) -> str:
@@ -24,37 +25,36 @@ def slug(name: str) -> str:
     return s
 
 
-def cell_dir(results_dir: Path, rewriter: str, retriever: str) -> Path:
-    return Path(results_dir) / slug(rewriter) / slug(retriever)
+def result_path(results_dir: Path, rewriter: str, retriever: str, task: str, reranker: str | None = None, tag: str = "") -> Path:
+    folder = Path(results_dir) / slug(rewriter) / slug(retriever)
+    if reranker is not None:
+        folder = folder / ("rerank-" + slug(reranker))
+    name = task if not tag else f"{task}@{slug(tag)}"
+    return folder / f"{name}.json"
 
 
-def result_path(results_dir: Path, rewriter: str, retriever: str, task: str) -> Path:
-    return cell_dir(results_dir, rewriter, retriever) / f"{task}.json"
+def write_result(path: Path, record: ResultRecord) -> None:
+    atomic_write_json(path, record.to_dict())
 
 
-def write_result(path: Path, record: dict) -> None:
-    atomic_write_json(path, record)
-
-
-def read_result(path: Path) -> dict | None:
+def read_result(path: Path) -> ResultRecord | None:
     """A valid results record, or None (with a warning naming the file) for anything else."""
     try:
-        rec = json.loads(Path(path).read_text(encoding="utf-8"))
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         log.warning("%s: skipped, not readable as JSON (%s)", path, exc)
         return None
-    if not isinstance(rec, dict) or rec.get("schema") != SCHEMA:
+    if not isinstance(obj, dict) or obj.get("schema") not in (SCHEMA, *OLD_SCHEMAS):
         log.warning("%s: skipped, not a bright-eval result (expected schema %s)", path, SCHEMA)
         return None
-    for key in ("task", "rewriter", "retriever", "metrics", "per_query"):
-        if key not in rec:
-            log.warning("%s: skipped, missing field '%s'", path, key)
-            return None
-    rec["_path"] = str(path)
-    return rec
+    try:
+        return ResultRecord.from_dict(obj, str(path))
+    except (KeyError, TypeError) as exc:
+        log.warning("%s: skipped, missing or malformed field %s", path, exc)
+        return None
 
 
-def load_results(results_dir: Path | str) -> list[dict]:
+def load_results(results_dir: Path | str) -> list[ResultRecord]:
     root = Path(results_dir)
     if not root.exists():
         return []
@@ -66,11 +66,50 @@ def load_results(results_dir: Path | str) -> list[dict]:
     return out
 
 
-def existing(path: Path, config_fingerprint: str) -> dict | None:
-    """The stored result if it was made with the same configuration (resume support)."""
+def existing(path: Path, identity_fingerprint: str) -> ResultRecord | None:
+    """The stored result if it was made from the same inputs (the reuse rule)."""
     if not path.exists():
         return None
     rec = read_result(path)
-    if rec and rec.get("config_fingerprint") == config_fingerprint:
+    if rec is not None and rec.identity_fingerprint == identity_fingerprint:
         return rec
     return None
+
+
+def system_label(rec: ResultRecord, with_tag: bool = True) -> tuple[str, str]:
+    """(rewriter, retriever) as tables show them: the reranker and non-default settings ride on the retriever."""
+    ret = rec.retriever + (f" >> {rec.reranker}" if rec.reranker else "")
+    if with_tag and rec.tag:
+        ret += f" [{rec.tag}]"
+    return rec.rewriter, ret
+
+
+def by_system(records: list[ResultRecord], settings: str | None = None, split_settings: bool = False
+              ) -> dict[tuple[str, str], dict[str, ResultRecord]]:
+    """{(rewriter, retriever label): {task: record}}. Two settings for one system are never averaged
+    together: pick one with `settings` (a tag such as 'top_k=100'; '' is BRIGHT's defaults) or keep
+    each as its own system with `split_settings`; otherwise this raises and says which it met."""
+    from .errors import BrightEvalError
+
+    if settings is not None:
+        want = settings.replace(" ", "")
+        records = [r for r in records if r.tag == want]
+    tags: dict[tuple, set[str]] = {}
+    for rec in records:
+        tags.setdefault(system_label(rec, False), set()).add(rec.tag)
+    mixed = {k: v for k, v in tags.items() if len(v) > 1}
+    if mixed and not split_settings:
+        (rw, ret), found = next(iter(mixed.items()))
+        shown = " / ".join(sorted(t or "BRIGHT defaults" for t in found))
+        raise BrightEvalError(f"results for {rw} + {ret} were made with different settings ({shown}); not mixing them. "
+                              f"Pick one with --settings '{sorted(found)[-1]}' ('' for BRIGHT's defaults), "
+                              f"or show each as its own row with --split-settings")
+    out: dict[tuple[str, str], dict[str, ResultRecord]] = {}
+    for rec in records:
+        group = out.setdefault(system_label(rec), {})
+        if rec.task in group:
+            log.warning("%s: a second result for %s on %s; keeping %s", rec.path, " + ".join(system_label(rec)), rec.task,
+                        group[rec.task].path)
+            continue
+        group[rec.task] = rec
+    return out

@@ -147,19 +147,19 @@ class BM25Retriever:
         tokens = stream(corpus.texts) if stream else (self.analyzer(t) for t in corpus.texts)
         return TermCounts.build(progress(tokens, total=len(corpus), description=f"{self.name}: analysing {len(corpus):,} docs"), len(corpus))
 
-    def _key(self, corpus: Corpus) -> str:
+    def _key(self, corpus_fingerprint: str) -> str:
         assert self.cache is not None
-        return self.cache.key(kind="bm25-term-counts", corpus=corpus.fingerprint, analyzer=self.spec()["analyzer"])
+        return self.cache.key(kind="bm25-term-counts", corpus=corpus_fingerprint, analyzer=self.spec()["analyzer"])
 
-    def is_cached(self, corpus: Corpus) -> bool:
-        return self.cache is not None and self.cache.has("bm25", self._key(corpus))
+    def is_cached(self, corpus_fingerprint: str) -> bool:
+        return self.cache is not None and self.cache.has("bm25", self._key(corpus_fingerprint))
 
     def index(self, corpus: Corpus) -> None:
         t0 = time.perf_counter()
         if self.cache is None:
             self.counts = self._analyze_corpus(corpus)
         else:
-            key = self._key(corpus)
+            key = self._key(corpus.fingerprint)
             if self.cache.has("bm25", key):
                 self.cache.hit("bm25")
                 self.counts = TermCounts.load(self.cache.dir_for("bm25", key))

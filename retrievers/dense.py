@@ -214,14 +214,14 @@ class DenseRetriever:
         return model.start_multi_process_pool(devices)
 
     # -- indexing --------------------------------------------------------------------------------
-    def embedding_key(self, corpus: Corpus) -> str:
+    def embedding_key(self, corpus: Corpus | str) -> str:
         _, d_ins = self.instructions()
         return self.cache.key(kind="dense-doc-embeddings", model=self.model_def.model_id, source=self.spec()["source"],
-                              corpus=corpus.fingerprint, doc_instruction=d_ins, doc_max_length=self.doc_max_length,
+                              corpus=corpus if isinstance(corpus, str) else corpus.fingerprint, doc_instruction=d_ins, doc_max_length=self.doc_max_length,
                               pool_prompt=self.model_def.pool_prompt, dtype=self.dtype, normalized=True)
 
-    def is_cached(self, corpus: Corpus) -> bool:
-        return self.cache.has(KIND, self.embedding_key(corpus))
+    def is_cached(self, corpus_fingerprint: str) -> bool:
+        return self.cache.has(KIND, self.embedding_key(corpus_fingerprint))
 
     def index(self, corpus: Corpus) -> None:
         if self.task is None and self.model_def.family != "none":

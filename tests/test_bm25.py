@@ -81,9 +81,9 @@ def test_index_is_cached_by_corpus_and_analyzer(tmp_path):
 def test_is_cached_tells_the_matrix_planner(tmp_path):
     cache = ArtifactCache(tmp_path)
     r = BM25Retriever(flavour="bright", analyzer=Whitespace(), cache=cache)
-    assert not r.is_cached(DOCS)
+    assert not r.is_cached(DOCS.fingerprint)
     r.index(DOCS)
-    assert BM25Retriever(flavour="lucene", analyzer=Whitespace(), cache=cache).is_cached(DOCS)
+    assert BM25Retriever(flavour="lucene", analyzer=Whitespace(), cache=cache).is_cached(DOCS.fingerprint)
 
 
 def test_ties_follow_each_reference_order_and_exclusions_stay_out_of_the_fill():

@@ -34,14 +34,15 @@ def test_run_prints_json_and_writes_results_with_provenance(first_run, proxy_dir
     results, _, scores = first_run
     assert set(scores) == {"biology", "economics"}
     assert 0.2 < scores["biology"]["ndcg@10"] <= 1.0
-    records = {r["task"]: r for r in load_results(results)}
+    records = {r.task: r for r in load_results(results)}
     rec = records["biology"]
-    assert rec["metrics"]["ndcg@10"] == pytest.approx(scores["biology"]["ndcg@10"])
-    assert len(rec["per_query"]) == 103 and rec["data"]["n_docs"] == 749
-    assert rec["config"]["retriever"]["flavour"] == "bright" and rec["config"]["top_k"] == 1000
-    assert rec["environment"]["versions"]["pytrec-eval-terrier"]
-    assert rec["data"]["source"].startswith("local:") and len(rec["data"]["corpus_fingerprint"]) == 32
-    run = read_run(Path(rec["_path"]).parent / rec["run_file"])
+    assert rec.metrics["ndcg@10"] == pytest.approx(scores["biology"]["ndcg@10"])
+    assert len(rec.per_query) == 103 and rec.data["n_docs"] == 749
+    assert rec.identity["retriever"]["flavour"] == "bright" and rec.settings["top_k"] == 1000
+    assert rec.environment["versions"]["pytrec-eval-terrier"]
+    assert rec.data["source"].startswith("local:") and rec.data["documents_fingerprint"].startswith("file:")
+    assert set(rec.timings) >= {"load_documents_s", "index_s", "rewrite_s", "search_s", "score_s", "write_s"}
+    run = read_run(Path(rec.path).parent / rec.run_file)
     assert len(run) == 103 and all(len(d) == 749 for d in run.values())  # 749 docs < top-k: all ranked
 
 

@@ -131,7 +131,7 @@ def test_real_model_cache_resume_and_retrieval(small_corpus, tmp_path):
 
     again = CountingEncoder(model, cache=ArtifactCache(tmp_path / "c"), shard_size=8)
     again = again.for_task("biology")
-    assert again.is_cached(corpus)
+    assert again.is_cached(corpus.fingerprint)
     again.index(corpus)
     assert again.calls == 0 and "model" not in again._loaded  # a cached index never loads the model
     assert again.cache.hits[KIND] == 1 and not again.cache.builds

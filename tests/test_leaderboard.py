@@ -15,7 +15,9 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.leaderboard import (BRIGHT_DOCS, Row, build, is_twin, load_aliases, load_reported, render, to_csv, to_latex,
                                      to_markdown)
-from bright_eval.matrix import MatrixSpec, run_matrix
+from bright_eval.execute import execute
+from bright_eval.matrix import build_request
+from bright_eval.plan import make_plan
 from bright_eval.results import SCHEMA
 from bright_eval.retrievers import RETRIEVERS
 from bright_eval.tasks import TASKS
@@ -28,8 +30,8 @@ def results(make_proxy, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     make_proxy(data, 20, ("biology", "economics", "robotics"))
     out = tmp_path_factory.mktemp("results")
-    spec = MatrixSpec(["original"], ["bm25", "bm25-lucene"], "biology,economics,robotics", top_k=100)
-    cells = run_matrix(spec, LocalSource(data), out, ArtifactCache(tmp_path_factory.mktemp("cache")))
+    request = build_request(["original"], ["bm25", "bm25-lucene"], "biology,economics,robotics")
+    cells = execute(make_plan(request, LocalSource(data), out, ArtifactCache(tmp_path_factory.mktemp("cache"))))
     assert all(c.status == "done" for c in cells)
     return out
 
@@ -92,7 +94,7 @@ def test_proxy_rows_are_not_compared_with_reported(results):
 
 def _record(task, rewriter, retriever, ndcg, n_docs):
     return {"schema": SCHEMA, "task": task, "rewriter": rewriter, "retriever": retriever, "metrics": {"ndcg@10": ndcg},
-            "per_query": {"q1": {"ndcg@10": ndcg}}, "data": {"source": "local:x", "n_docs": n_docs}}
+            "per_query": {"q1": {"ndcg@10": ndcg}}, "data": {"source": "local:x", "n_docs": n_docs}, "identity": {}}
 
 
 def test_measured_minus_reported_twin(tmp_path):

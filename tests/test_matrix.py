@@ -1,5 +1,6 @@
-"""Matrix runs on small real-text data (a slice of the answer-retrieval proxy): shared work is done
-once, a rerun does nothing (cache counters and rewriter calls say so), failures stay in their cells."""
+"""The one plan/execute path on small real-text data (a slice of the answer-retrieval proxy): shared
+work is done once, a rerun does nothing (cache counters and rewriter calls say so), failures stay
+in their cells, and reuse follows the inputs, not only the configuration."""
 
 from __future__ import annotations
 
@@ -10,21 +11,28 @@ import pytest
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.matrix import RUN_LOG, MatrixSpec, plan_matrix, read_config, run_matrix
+from bright_eval.execute import RUN_LOG, execute
+from bright_eval.matrix import build_request, read_config
+from bright_eval.plan import make_plan
 from bright_eval.results import result_path
 from bright_eval.rewriters import REWRITERS
 
 TASKS2 = ("biology", "economics")
 
 
+def MatrixSpec(rewriters, retrievers, tasks, **settings):
+    return build_request(rewriters, retrievers, tasks, **settings)
 
 
+def run_matrix(request, source, results, cache, overwrite=False):
+    return execute(make_plan(request, source, results, cache, overwrite))
+
+
+def plan_matrix(request, source, results, cache):
+    return make_plan(request, source, results, cache).cells
 
 class Broken:
     name = "test-broken"
-
-    def __init__(self, **_):
-        pass
 
     def spec(self):
         return {"name": self.name}
@@ -35,7 +43,7 @@ class Broken:
 
 @pytest.fixture
 def test_rewriters():
-    REWRITERS.register("test-broken", "test only: always fails")(lambda **kw: Broken(**kw))
+    REWRITERS.register("test-broken", "test only: always fails")(lambda: Broken())
     yield
     REWRITERS._entries.pop("test-broken", None)
 
@@ -74,7 +82,7 @@ def test_matrix_end_to_end_then_rerun_does_no_work(data, tmp_path, rewrite_calls
     # The proxy pool is the same corpus for both tasks: one build per retriever, reused by the second task.
     assert cache.builds == {"bm25": 1, "embeddings": 1} and cache.hits == {"bm25": 1, "embeddings": 1}
     assert rewrite_calls == [(tsqr, "biology"), (tsqr, "economics")]  # once per task, shared by both retrievers
-    rec = json.loads(result_path(results, tsqr, "all-minilm-l6-v2", "biology").read_text())
+    rec = json.loads(result_path(results, tsqr, "all-minilm-l6-v2", "biology", tag="top_k=100").read_text())
     qid = next(iter(rec["queries"]))
     assert rec["queries"][qid]["rewritten"] != rec["queries"][qid]["original"]
     assert all(0.0 <= c.ndcg10 <= 1.0 for c in cells)
@@ -83,14 +91,15 @@ def test_matrix_end_to_end_then_rerun_does_no_work(data, tmp_path, rewrite_calls
     cells2 = run_matrix(spec, source, results, rerun)
     assert [c.status for c in cells2] == ["reused"] * 8
     assert rerun.builds == {} and rerun.hits == {}  # not even a cache read: nothing was indexed or encoded
-    assert len(rewrite_calls) == 2
+    assert len(rewrite_calls) == 4  # the published rewrites are read again (they are part of the identity), nothing generated
     assert [c.ndcg10 for c in cells2] == [c.ndcg10 for c in cells]
 
     # One lost cell: only it is recomputed, from the cached index and embeddings.
-    result_path(results, "original", "all-minilm-l6-v2", "economics").unlink()
+    result_path(results, "original", "all-minilm-l6-v2", "economics", tag="top_k=100").unlink()
     plan = plan_matrix(spec, source, results, ArtifactCache(cache_root))
-    todo = [r for r in plan if r["results"] != "reuse"]
-    assert [(r["task"], r["rewriter"], r["retriever"], r["index"]) for r in todo] == [("economics", "original", "all-minilm-l6-v2", True)]
+    todo = [c for c in plan if c.status != "reuse"]
+    assert [(c.task, c.rewriter, c.retriever, c.index_cached, c.reason) for c in todo] == [
+        ("economics", "original", "all-minilm-l6-v2", True, "new")]
     third = ArtifactCache(cache_root)
     cells3 = run_matrix(spec, source, results, third)
     assert sorted(c.status for c in cells3) == ["done"] + ["reused"] * 7
@@ -106,21 +115,23 @@ def test_failed_cell_is_reported_and_others_go_on(data, tmp_path, test_rewriters
     assert by["test-broken"].status == "failed" and "model server went away" in by["test-broken"].error
     assert by["original"].status == "done"
     line = json.loads((tmp_path / "r" / RUN_LOG).read_text())
-    assert line["counts"] == {"done": 1, "reused": 0, "failed": 1}
+    assert line["counts"] == {"done": 1, "reused": 0, "failed": 1, "blocked": 0}
     assert line["failed"][0]["rewriter"] == "test-broken"
 
 
-def test_unknown_names_fail_their_cells_only(data, tmp_path):
-    spec = MatrixSpec(["original"], ["bm25", "no-such-retriever"], "biology", top_k=20)
-    cells = run_matrix(spec, LocalSource(data), tmp_path / "r", ArtifactCache(tmp_path / "c"))
-    status = {c.retriever: c for c in cells}
-    assert status["bm25"].status == "done"
-    assert status["no-such-retriever"].status == "failed" and "unknown retriever" in status["no-such-retriever"].error
+def test_unknown_names_and_options_fail_before_any_work(data, tmp_path):
+    spec = MatrixSpec(["original"], ["bm25", "bm52"], "biology", top_k=20)
+    with pytest.raises(BrightEvalError, match="unknown retriever 'bm52'.*Did you mean: bm25"):
+        run_matrix(spec, LocalSource(data), tmp_path / "r", ArtifactCache(tmp_path / "c"))
+    spec = MatrixSpec(["original"], ["bm25(k=1.2)"], "biology", top_k=20)
+    with pytest.raises(BrightEvalError, match="no option 'k'.*Did you mean: k1"):
+        run_matrix(spec, LocalSource(data), tmp_path / "r", ArtifactCache(tmp_path / "c"))
+    assert not (tmp_path / "r").exists()
 
 
 def test_spec_validation():
     with pytest.raises(BrightEvalError, match="listed twice"):
-        MatrixSpec(["original", "original"], ["bm25"], "biology")
+        make_plan(MatrixSpec(["original", "original"], ["bm25"], "biology"), None, "r", ArtifactCache("c"))
     with pytest.raises(BrightEvalError, match="unknown task"):
         MatrixSpec(["original"], ["bm25"], "biologyy")
     with pytest.raises(BrightEvalError, match="at least one"):
@@ -135,7 +146,7 @@ def test_config_file(tmp_path):
     conf = read_config(cfg)
     assert conf["retrievers"] == ["bm25", "bm25-lucene"]
     assert conf["data_dir"] == (tmp_path / "data").resolve()
-    assert conf["retriever_options"] == {"bm25": {"k1": 1.2}}
+    assert conf["retriever_args"] == {"bm25": {"k1": 1.2}}  # the schema-1 name still reads
     bad = tmp_path / "bad.toml"
     bad.write_text("[matrix]\nrewriter = ['original']\n")
     with pytest.raises(BrightEvalError, match="unknown key.*rewriter"):
@@ -157,11 +168,11 @@ def test_cli_dry_run_and_run(data, tmp_path):
     res = runner.invoke(app, args + ["--dry-run", "--format", "json"])
     assert res.exit_code == 0, res.output
     plan = json.loads(res.stdout)["plan"]
-    assert [(p["retriever"], p["results"]) for p in plan] == [("bm25", "run"), ("bm25-lucene", "run")]
+    assert [(p["retriever"], p["status"], p["reason"]) for p in plan] == [("bm25", "compute", "new"), ("bm25-lucene", "compute", "new")]
     assert not (tmp_path / "r").exists()  # a dry run writes nothing
     res = runner.invoke(app, args + ["--format", "json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["summary"] == {"done": 2, "reused": 0, "failed": 0}
+    assert out["summary"] == {"done": 2, "reused": 0, "failed": 0, "blocked": 0}
     res = runner.invoke(app, args + ["--format", "json"])
-    assert json.loads(res.stdout)["summary"] == {"done": 0, "reused": 2, "failed": 0}
+    assert json.loads(res.stdout)["summary"] == {"done": 0, "reused": 2, "failed": 0, "blocked": 0}

@@ -15,7 +15,9 @@ from bright_eval import stats
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.matrix import MatrixSpec, run_matrix
+from bright_eval.execute import execute
+from bright_eval.matrix import build_request
+from bright_eval.plan import make_plan
 from bright_eval.report import Settings, build_report, write_report
 from bright_eval.results import result_path
 
@@ -30,8 +32,8 @@ def results(make_proxy, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     make_proxy(data, N, TASKS3)
     out = tmp_path_factory.mktemp("results")
-    spec = MatrixSpec(["original", TSQR], ["bm25", "bm25-lucene"], ",".join(TASKS3), top_k=100)
-    cells = run_matrix(spec, LocalSource(data), out, ArtifactCache(tmp_path_factory.mktemp("cache")))
+    request = build_request(["original", TSQR], ["bm25", "bm25-lucene"], ",".join(TASKS3))
+    cells = execute(make_plan(request, LocalSource(data), out, ArtifactCache(tmp_path_factory.mktemp("cache"))))
     assert all(c.status == "done" for c in cells), [c.error for c in cells]
     return out
 

@@ -30,15 +30,64 @@ from . import train as _train  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
 from . import leaderboard as _leaderboard  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401
+from . import components as _components  # noqa: E402,F401
+
+# Libraries that log every HTTP request or retry at INFO; shown only with --verbose.
+NOISY = ("httpx", "httpcore", "openai", "urllib3", "huggingface_hub", "datasets", "filelock", "sentence_transformers")
+
+
+@app.callback()
+def _options(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug logs, per-request HTTP lines and tracebacks.")) -> None:
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+class _Once(logging.Filter):
+    """Hub clients repeat the same retry warning per file; one line says it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if msg in self.seen:
+            return False
+        self.seen.add(msg)
+        return True
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err, show_path=False, show_time=False)])
+    handler = RichHandler(console=err, show_path=False, show_time=False)
+    handler.addFilter(_Once())
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler])
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         app()
     except BrightEvalError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: results already written are kept; rerun the same command to resume")
+        _say_interrupted()
         sys.exit(130)
+    except SystemExit as exc:
+        # typer turns Ctrl-C into a silent exit 130; say what was kept before leaving.
+        if exc.code == 130 and _interrupted(exc):
+            _say_interrupted()
+        raise
+
+
+def _say_interrupted() -> None:
+    err.print("[yellow]interrupted[/]: results and caches already written are kept; rerun the same command to resume")

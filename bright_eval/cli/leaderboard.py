@@ -22,6 +22,8 @@ from .render import out
 def leaderboard(
     results_dir: Path = ResultsDir,
     fmt: str = typer.Option("table", "--format", help=f"One of: {', '.join(FORMATS)}."),
+    settings: Optional[str] = typer.Option(None, "--settings", help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
+    split_settings: bool = typer.Option(False, "--split-settings", help="Show results made with different settings as separate rows."),
     metric: str = typer.Option(HEADLINE, "--metric", help="Metric column values (reported rows exist for ndcg@10 only)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Only these tasks (comma-separated); default: all found."),
     reported: bool = typer.Option(False, "--reported/--no-reported", help="Add the papers' reported rows and measured-minus-reported rows."),
@@ -36,7 +38,7 @@ def leaderboard(
     if not Path(results_dir).exists():
         raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
     lb = build(results_dir, metric, reported or bool(reported_filter), reported_filter,
-               parse_tasks(tasks) if tasks else None, reported_file)
+               parse_tasks(tasks) if tasks else None, reported_file, settings, split_settings)
     if not any(r.kind == "measured" for r in lb.rows):
         err.print(f"[yellow]warning[/]: no results files under {results_dir}", highlight=False)
     if fmt == "table" and output is None:

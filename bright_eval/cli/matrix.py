@@ -1,4 +1,4 @@
-"""`bright-eval matrix`: rewriters x retrievers x tasks, resumable, with a live view."""
+"""`bright-eval matrix`: rewriters x retrievers x tasks through the one plan/execute path, resumable, with a live view."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -17,144 +18,170 @@ from bright_eval import progress as progress_mod
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import get_source
 from bright_eval.errors import BrightEvalError
-from bright_eval.matrix import CellResult, MatrixSpec, plan_matrix, read_config, run_matrix
+from bright_eval.execute import CellResult, execute
+from bright_eval.matrix import build_request, read_config
+from bright_eval.plan import Plan, Request, make_plan
 
 from . import app, err
 from .options import OptPath
-from .render import check_format
+from .render import check_format, out
 
 
 class LiveGrid:
-    """One row per (rewriter, retriever), one column per task: the leaderboard filling in as cells finish."""
+    """One row per system, one column per task: the leaderboard filling in as cells finish."""
 
-    def __init__(self, spec: MatrixSpec):
-        self.spec = spec
-        self.state: dict[tuple[str, str, str], Text] = {c: Text("·", style="dim") for c in spec.cells()}
+    def __init__(self, plan: Plan):
+        self.tasks = plan.request.tasks
+        self.systems = list(dict.fromkeys((c.rewriter, c.retriever, c.reranker) for c in plan.cells))
+        self.state: dict[tuple, Text] = {(c.rewriter, c.retriever, c.reranker, c.task): Text("·", style="dim") for c in plan.cells}
         self.activity = "starting"
         self.t0 = time.time()
 
     def event(self, kind: str, info: dict) -> None:
         if kind == "cell":
             c: CellResult = info["cell"]
-            if c.status == "failed":
-                self.state[(c.rewriter, c.retriever, c.task)] = Text("failed", style="bold red")
+            key = (c.rewriter, c.retriever, c.reranker, c.task)
+            if c.status in ("failed", "blocked"):
+                self.state[key] = Text(c.status, style="bold red")
             else:
                 val = f"{100 * c.ndcg10:.1f}" if c.ndcg10 is not None else "?"
-                self.state[(c.rewriter, c.retriever, c.task)] = Text(val, style="green" if c.status == "done" else "dim")
-        elif kind == "index":
-            self.activity = f"indexing {info['task']} with {info['retriever']}"
-            for rw in self.spec.rewriters:
-                if self.state[(rw, info["retriever"], info["task"])].plain == "·":
-                    self.state[(rw, info["retriever"], info["task"])] = Text("…", style="yellow")
-        elif kind == "rewrite":
-            self.activity = f"rewriting {info['task']} with {info['rewriter']}"
-        elif kind == "search":
-            self.activity = f"searching {info['task']}: {info['rewriter']} + {info['retriever']}"
-        elif kind == "task":
-            self.activity = f"loading {info['task']}"
+                self.state[key] = Text(val, style="green" if c.status == "done" else "dim")
+        elif kind in ("index", "rewrite", "search", "rerank", "task"):
+            what = {"index": "indexing {task} with {retriever}", "rewrite": "rewriting {task} with {rewriter}",
+                    "search": "searching {task}: {rewriter} + {retriever}", "rerank": "reranking {task} with {reranker}",
+                    "task": "loading {task}"}[kind]
+            self.activity = what.format(**info)
 
     def __rich__(self):
         table = Table(title="nDCG@10 x100 (dim: reused, green: computed now)", title_justify="left")
-        table.add_column("rewriter")
-        table.add_column("retriever")
-        for t in self.spec.tasks:
+        for col in ("rewriter", "retriever", "reranker"):
+            table.add_column(col)
+        for t in self.tasks:
             table.add_column(t[:10], justify="right")
-        for rw in self.spec.rewriters:
-            for ret in self.spec.retrievers:
-                table.add_row(rw, ret, *(self.state[(rw, ret, t)] for t in self.spec.tasks))
-        done = sum(1 for v in self.state.values() if v.plain not in ("·", "…"))
+        for rw, ret, rr in self.systems:
+            table.add_row(rw, ret, rr or "", *(self.state.get((rw, ret, rr, t), Text("")) for t in self.tasks))
+        done = sum(1 for v in self.state.values() if v.plain not in ("·",))
         status = Text(f"{done}/{len(self.state)} cells · {time.time() - self.t0:.0f}s · {self.activity}", style="cyan")
         return Group(table, status)
 
 
-@app.command()
-def matrix(
-    rewriters: Optional[str] = typer.Option(None, "--rewriters", help="Comma-separated rewriter names."),
-    retrievers: Optional[str] = typer.Option(None, "--retrievers", help="Comma-separated retriever names."),
-    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Comma-separated BRIGHT tasks, or 'all' (default)."),
-    config: OptPath = typer.Option(None, "--config", help="experiment.toml with a [matrix] table; options given here win."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Ranking depth kept per query (default 1000)."),
-    long_documents: Optional[bool] = typer.Option(None, "--long-documents/--short-documents", help="BRIGHT's long documents."),
-    data_dir: OptPath = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR", help="Local BRIGHT folder; default: the HF hub."),
-    results_dir: OptPath = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR", help="Results folder (default results/runs)."),
-    cache_dir: OptPath = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE", help="Cache for indexes, embeddings, rewrites."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and what is cached; compute nothing."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
-    fmt: str = typer.Option("table", "--format", help="table (live view) or json (one object on stdout)."),
-) -> None:
-    """Cross rewriters x retrievers x tasks; shared work done once; finished cells are skipped on rerun."""
-    check_format(fmt)
-    conf = read_config(config) if config else {}
-
-    def pick(value, key, default):
-        return value if value is not None else conf.get(key, default)
-
-    rw_list = rewriters.split(",") if rewriters else conf.get("rewriters", [])
-    ret_list = retrievers.split(",") if retrievers else conf.get("retrievers", [])
-    if not rw_list or not ret_list:
-        raise BrightEvalError("matrix needs --rewriters and --retrievers (or a --config that lists them)")
-    task_spec = pick(tasks, "tasks", "all")
-    spec = MatrixSpec([r.strip() for r in rw_list if r.strip()], [r.strip() for r in ret_list if r.strip()],
-                      task_spec, pick(top_k, "top_k", 1000), bool(pick(long_documents, "long_documents", False)),
-                      conf.get("rewriter_options", {}), conf.get("retriever_options", {}))
-    results = Path(pick(results_dir, "results_dir", Path("results/runs")))
-    cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
-    source = get_source(pick(data_dir, "data_dir", None))
+def run_request(request: Request, data_dir: Optional[Path], results: Path, cache: ArtifactCache, overwrite: bool,
+                dry_run: bool, fmt: str) -> list[CellResult]:
+    """The one driver behind `run` and `matrix`: plan, say what is blocked, execute, report."""
+    source = get_source(data_dir)
+    plan = make_plan(request, source, results, cache, overwrite)
+    if dry_run:
+        if fmt == "json":
+            typer.echo(json.dumps({"plan": [_plan_row(c) for c in plan.cells], "counts": plan.counts()}))
+        else:
+            print_plan(plan)
+        return []
+    blocked = sorted({(c.task, c.reason) for c in plan.cells if c.status == "blocked"})
+    if blocked and all(c.status == "blocked" for c in plan.cells):
+        raise BrightEvalError("nothing can run: " + "; ".join(reason for _, reason in blocked))
+    if blocked and fmt != "json":
+        for task, reason in blocked:
+            err.print(f"[yellow]blocked[/] {task}: {escape(reason)}", highlight=False, soft_wrap=True)
     if fmt == "json":
         progress_mod.set_enabled(False)
+        return execute(plan)
+    if not err.is_terminal:
+        return execute(plan, on_event=_log_event)
+    grid = LiveGrid(plan)
+    progress_mod.set_enabled(False)  # a second live display would fight the grid for the same lines
+    try:
+        with Live(grid, console=err, refresh_per_second=4, transient=False):
+            return execute(plan, on_event=grid.event)
+    finally:
+        progress_mod.set_enabled(True)
 
-    if dry_run:
-        rows = plan_matrix(spec, source, results, cache)
-        if fmt == "json":
-            typer.echo(json.dumps({"plan": rows}))
-            return
-        _print_plan(rows)
-        return
 
-    if fmt == "json" or not err.is_terminal:
-        cells = run_matrix(spec, source, results, cache, overwrite, on_event=_log_event if fmt != "json" else lambda *_: None)
-    else:
-        grid = LiveGrid(spec)
-        progress_mod.set_enabled(False)  # a second live display would fight the grid for the same lines
-        try:
-            with Live(grid, console=err, refresh_per_second=4, transient=False):
-                cells = run_matrix(spec, source, results, cache, overwrite, on_event=grid.event)
-        finally:
-            progress_mod.set_enabled(True)
-    summary = {s: sum(c.status == s for c in cells) for s in ("done", "reused", "failed")}
+def summarize(cells: list[CellResult], cache: ArtifactCache, results: Path, fmt: str) -> None:
+    summary = {s: sum(c.status == s for c in cells) for s in ("done", "reused", "failed", "blocked")}
     if fmt == "json":
         typer.echo(json.dumps({"cells": [c.__dict__ for c in cells], "summary": summary, "cache": cache.stats()}))
-    else:
+    elif fmt != "quiet":
         for c in cells:
             if c.status == "failed":
-                err.print(f"[red]failed[/] {c.task} {c.rewriter} + {c.retriever}: {c.error}", highlight=False, soft_wrap=True)
-        err.print(f"{summary['done']} computed, {summary['reused']} reused, {summary['failed']} failed; "
+                err.print(f"[red]failed[/] {c.task} {escape(_system(c))}: {escape(c.error)}", highlight=False, soft_wrap=True)
+        err.print(f"{summary['done']} computed, {summary['reused']} reused, {summary['failed']} failed, {summary['blocked']} blocked; "
                   f"cache {cache.stats()}; results in {results}", highlight=False, soft_wrap=True)
-    if summary["failed"]:
+    if summary["failed"] or summary["blocked"]:
         raise typer.Exit(1)
+
+
+def _system(c) -> str:
+    return f"{c.rewriter} + {c.retriever}" + (f" >> {c.reranker}" if c.reranker else "")
 
 
 def _log_event(kind: str, info: dict) -> None:
     if kind == "cell":
         c: CellResult = info["cell"]
         what = f"nDCG@10 {100 * c.ndcg10:.2f}" if c.ndcg10 is not None else c.error
-        err.print(f"{c.status:>6} {c.task} {c.rewriter} + {c.retriever}: {what}", highlight=False, soft_wrap=True)
+        err.print(f"{c.status:>7} {c.task} {escape(_system(c))}: {escape(what)}", highlight=False, soft_wrap=True)
 
 
-def _print_plan(rows: list[dict]) -> None:
+def _plan_row(c) -> dict:
+    return {"task": c.task, "rewriter": c.rewriter, "retriever": c.retriever, "reranker": c.reranker, "status": c.status,
+            "reason": c.reason, "index_cached": c.index_cached, "rewrites_cached": c.rewrite_cached, "path": str(c.path)}
+
+
+def print_plan(plan: Plan) -> None:
     def mark(v):
         return {True: "cached", False: "to build", None: "?"}[v]
 
-    table = Table(title="matrix plan", title_justify="left")
-    for col in ("task", "rewriter", "retriever", "results", "index", "rewrites"):
+    table = Table(title="plan", title_justify="left")
+    for col in ("task", "rewriter", "retriever", "reranker", "status", "index", "rewrites"):
         table.add_column(col)
-    for r in rows:
-        reuse = r["results"] == "reuse"
-        table.add_row(r["task"], r["rewriter"], r["retriever"],
-                      {"reuse": "[dim]reuse[/]", "run": "[yellow]run[/]", "stale": "[red]run (config changed)[/]"}[r["results"]],
-                      "" if reuse else mark(r.get("index")), "" if reuse else mark(r.get("rewrite")))
-    from .render import out
-
+    for c in plan.cells:
+        status = {"reuse": "[dim]reuse[/]", "compute": f"[yellow]compute[/] ({escape(c.reason)})",
+                  "blocked": f"[red]blocked[/] ({escape(c.reason)})"}[c.status]
+        todo = c.status == "compute"
+        table.add_row(c.task, escape(c.rewriter), escape(c.retriever), escape(c.reranker or ""), status,
+                      mark(c.index_cached) if todo else "", mark(c.rewrite_cached) if todo else "")
     out.print(table)
-    n_run = sum(r["results"] != "reuse" for r in rows)
-    out.print(f"{len(rows)} cells: {len(rows) - n_run} reused, {n_run} to run")
+    n = plan.counts()
+    out.print(f"{len(plan.cells)} cells: {n['reuse']} reused, {n['compute']} to compute, {n['blocked']} blocked")
+
+
+@app.command(help="""Cross rewriters x retrievers (x rerankers) x tasks; shared work is done once; finished cells are reused.
+
+Names may carry options as results are named: `--retrievers "bm25,bm25(k1=1.2,b=0.75)"`. An
+experiment file holds the same in a \\[matrix] table, with per-component option tables
+\\[matrix.rewriter_args.NAME], \\[matrix.retriever_args.NAME], \\[matrix.reranker_args.NAME].""")
+def matrix(
+    rewriters: Optional[str] = typer.Option(None, "--rewriters", help="Comma-separated rewriter names."),
+    retrievers: Optional[str] = typer.Option(None, "--retrievers", help="Comma-separated retriever names."),
+    rerankers: Optional[str] = typer.Option(None, "--rerankers", help="Comma-separated rerankers (the first stage is kept too)."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Comma-separated BRIGHT tasks, or 'all' (default)."),
+    config: OptPath = typer.Option(None, "--config", help="experiment.toml with a [matrix] table; options given here win."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Ranking depth kept per query (default 1000)."),
+    long_documents: Optional[bool] = typer.Option(None, "--long-documents/--short-documents", help="BRIGHT's long documents."),
+    rerank_depth: Optional[int] = typer.Option(None, "--rerank-depth", min=1, help="First-stage documents reranked (default 100)."),
+    rerank_query: Optional[str] = typer.Option(None, "--rerank-query", help="original (BRIGHT's choice, default) or rewritten."),
+    data_dir: OptPath = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR", help="Local BRIGHT folder; default: the HF hub."),
+    results_dir: OptPath = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR", help="Results folder (default results/runs)."),
+    cache_dir: OptPath = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE", help="Cache for indexes, embeddings, rewrites."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
+    fmt: str = typer.Option("table", "--format", help="table (live view) or json (one object on stdout)."),
+) -> None:
+    check_format(fmt)
+    conf = read_config(config) if config else {}
+
+    def pick(value, key, default):
+        return value if value is not None else conf.get(key, default)
+
+    rw_list = rewriters or conf.get("rewriters")
+    ret_list = retrievers or conf.get("retrievers")
+    if not rw_list or not ret_list:
+        raise BrightEvalError("matrix needs --rewriters and --retrievers (or a --config that lists them)")
+    request = build_request(rw_list, ret_list, pick(tasks, "tasks", "all"), conf, top_k=pick(top_k, "top_k", 1000),
+                            long_documents=bool(pick(long_documents, "long_documents", False)),
+                            rerankers=rerankers or conf.get("rerankers"), rerank_depth=pick(rerank_depth, "rerank_depth", 100),
+                            rerank_query=pick(rerank_query, "rerank_query", "original"))
+    results = Path(pick(results_dir, "results_dir", Path("results/runs")))
+    cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
+    cells = run_request(request, pick(data_dir, "data_dir", None), results, cache, overwrite, dry_run, fmt)
+    if not dry_run:
+        summarize(cells, cache, results, fmt)

@@ -36,6 +36,8 @@ def report(
     alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=1.0, help="Significance marker threshold (Holm-adjusted per task)."),
     top_n: int = typer.Option(5, "--top", min=0, help="Largest wins and losses listed per system."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML file."),
+    results_settings: Optional[str] = typer.Option(None, "--settings", help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
+    split_settings: bool = typer.Option(False, "--split-settings", help="Show results made with different settings as separate rows."),
     fmt: str = typer.Option("table", "--format", help="table (summary on screen) or json (the report object on stdout)."),
 ) -> None:
     """Per-task deltas, paired significance (t-test, randomization, Holm), CIs, W/T/L, plots, wins and losses."""
@@ -44,7 +46,8 @@ def report(
     if not Path(results_dir).exists():
         raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
     settings = Settings(metric=metric, rounds=rounds, seed=seed, level=level, alpha=alpha, top_n=top_n)
-    rep = build_report(results_dir, baseline, baseline_retriever, _names(rewriters), _names(retrievers), settings)
+    rep = build_report(results_dir, baseline, baseline_retriever, _names(rewriters), _names(retrievers), settings,
+                       results_settings, split_settings)
     paths = write_report(rep, out_dir, html_too=not no_html)
     if fmt == "json":
         typer.echo(json.dumps(rep))

@@ -1,21 +1,23 @@
-"""`bright-eval run` (rewrite + retrieve + score) and `bright-eval evaluate` (score a run file)."""
+"""`bright-eval run` (one rewriter x one retriever: a matrix of one) and `bright-eval evaluate` (score a run file)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from bright_eval import progress as progress_mod
 from bright_eval.cache import ArtifactCache
-from bright_eval.data import get_source
+from bright_eval.data import examples_fingerprint, get_source
 from bright_eval.errors import BrightEvalError
-from bright_eval.experiment import TaskInputs, run_cell
-from bright_eval.scoring import evaluate_run, mean_metrics
+from bright_eval.matrix import build_request
+from bright_eval.registry import parse_args
 from bright_eval.tasks import parse_tasks
 from bright_eval.trec import read_run
 
 from . import app, err
+from .matrix import run_request, summarize
 from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, Format, MaxNewTokens, MaxRetries, OptPath,
                       ResultsDir, Revision, Tasks, Temperature, TensorParallel, Think, TopK, rewriter_options)
 from .render import check_format, emit
@@ -24,46 +26,58 @@ from .render import check_format, emit
 @app.command()
 def run(
     rewriter: str = typer.Option("original", "--rewriter", "-r", help="Rewriter name (see `bright-eval rewriters`)."),
-    retriever: str = typer.Option("bm25", "--retriever", "-m", help="Retriever name: bm25, bm25-lucene, or a dense model."),
+    retriever: str = typer.Option("bm25", "--retriever", "-m", help="Retriever name (see `bright-eval retrievers`)."),
+    reranker: Optional[str] = typer.Option(None, "--reranker", help="Reranker name (see `bright-eval rerankers`); default none."),
+    rewriter_args: Optional[str] = typer.Option(None, "--rewriter-args", help="Rewriter options k=v,... (see `bright-eval rewriters`)."),
+    retriever_args: Optional[str] = typer.Option(None, "--retriever-args", help="Retriever options k=v,..., e.g. k1=1.2,b=0.75."),
+    reranker_args: Optional[str] = typer.Option(None, "--reranker-args", help="Reranker options k=v,..."),
+    rerank_depth: int = typer.Option(100, "--rerank-depth", min=1, help="First-stage documents reranked (BRIGHT: 10 or 100)."),
+    rerank_query: str = typer.Option("original", "--rerank-query", help="Query the reranker sees: original (BRIGHT) or rewritten."),
     tasks: str = Tasks,
     top_k: int = TopK,
     data_dir: OptPath = DataDir,
     results_dir: Path = ResultsDir,
     cache_dir: OptPath = CacheDir,
     long_documents: bool = typer.Option(False, "--long-documents", help="Retrieve over BRIGHT's long documents."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
     fmt: str = Format,
     compose: str = Compose, think: bool = Think, backend: str = Backend, max_new_tokens: int = MaxNewTokens,
     temperature: float = Temperature, batch_size: int = BatchSize, base_url: str = BaseUrl, concurrency: int = Concurrency,
     max_retries: int = MaxRetries, tensor_parallel_size: int = TensorParallel, revision: str = Revision,
 ) -> None:
-    """Rewrite the queries, retrieve, score under BRIGHT's protocol; one results JSON per task."""
-    from bright_eval.retrievers import RETRIEVERS
-    from bright_eval.rewriters import REWRITERS
-
+    """Rewrite the queries, retrieve (and rerank), score under BRIGHT's protocol; one results JSON per task."""
     check_format(fmt)
     if fmt == "json":
         progress_mod.set_enabled(False)
-    task_list = parse_tasks(tasks)
+    flags = rewriter_options(compose=compose, think=think, backend=backend, max_new_tokens=max_new_tokens, temperature=temperature,
+                             batch_size=batch_size, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
+                             tensor_parallel_size=tensor_parallel_size, revision=revision)
+    conf = {"rewriter_args": {rewriter: {**flags, **parse_args(rewriter_args, "--rewriter-args")}},
+            "retriever_args": {retriever: parse_args(retriever_args, "--retriever-args")},
+            "reranker_args": {reranker: parse_args(reranker_args, "--reranker-args")} if reranker else {}}
+    request = build_request([rewriter], [retriever], tasks, conf, top_k=top_k, long_documents=long_documents,
+                            rerankers=[reranker] if reranker else None, rerank_depth=rerank_depth, rerank_query=rerank_query)
     cache = ArtifactCache(cache_dir)
-    source = get_source(data_dir)
-    opts = rewriter_options(compose=compose, think=think, backend=backend, max_new_tokens=max_new_tokens, temperature=temperature,
-                            batch_size=batch_size, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
-                            tensor_parallel_size=tensor_parallel_size, revision=revision)
-    rw = REWRITERS.create(rewriter, opts, cache=cache, source=source)
-    scores, notes = {}, {}
-    for task in task_list:
-        inputs = TaskInputs.load(source, task, long_documents)
-        ret = RETRIEVERS.create(retriever, cache=cache)
-        record, reused = run_cell(inputs, rw, ret, results_dir, top_k=top_k, overwrite=overwrite)
-        scores[task] = record["metrics"]
-        notes[task] = "reused" if reused else f"{sum(record['timings'].values()):.1f}s"
-        if fmt != "json":
-            how = f"reused {record['_path']}" if reused else f"computed in {notes[task]}"
-            err.print(f"[green]{task}[/]: nDCG@10 {100 * record['metrics']['ndcg@10']:.2f} ({how})", highlight=False, soft_wrap=True)
-    emit(scores, fmt, f"{rewriter} + {retriever}")
+    cells = run_request(request, data_dir, results_dir, cache, overwrite, dry_run, fmt)
+    if dry_run:
+        return
+    last = [c for c in cells if (c.reranker is not None) == bool(reranker)]  # with a reranker, its cells are the answer
     if fmt != "json":
-        err.print(f"results in {results_dir}")
+        for c in last:
+            if c.ndcg10 is not None:
+                how = "reused" if c.status == "reused" else f"computed in {c.seconds:.1f}s"
+                err.print(f"[green]{c.task}[/]: nDCG@10 {100 * c.ndcg10:.2f} ({how})", highlight=False, soft_wrap=True)
+    from bright_eval.results import read_result
+
+    scores = {}
+    for c in last:
+        rec = read_result(Path(c.path)) if c.status in ("done", "reused") else None
+        if rec is not None:
+            scores[c.task] = rec.metrics
+    if scores:
+        emit(scores, fmt, f"{rewriter} + {retriever}" + (f" >> {reranker}" if reranker else ""))
+    summarize(cells, cache, results_dir, "quiet" if fmt == "json" else fmt)
 
 
 @app.command()
@@ -72,16 +86,27 @@ def evaluate(
     task: str = typer.Option(..., "--task", "-t", help="The BRIGHT task the run answers."),
     top_k: int = TopK,
     data_dir: OptPath = DataDir,
-    results_dir: OptPath = typer.Option(None, "--results-dir", help="Also write a results JSON here."),
+    results_dir: OptPath = typer.Option(None, "--results-dir", help="Also write a results JSON here (the same record `run` writes)."),
     fmt: str = Format,
 ) -> None:
     """Score an external run file under BRIGHT's protocol (excluded ids removed, cut at --top-k)."""
+    from bright_eval.fingerprints import file_fingerprint
+    from bright_eval.io import check_writable_dir
+    from bright_eval.plan import PROTOCOL
+    from bright_eval.record import ResultRecord, settings_tag
+    from bright_eval.results import result_path, write_result
+    from bright_eval.scoring import evaluate_run, mean_metrics
+
     check_format(fmt)
-    (name,) = parse_tasks(task) if "," not in task and task != "all" else (None,)
-    if name is None:
+    names = parse_tasks(task)
+    if len(names) != 1:
         raise BrightEvalError("evaluate scores one task: give --task with a single task name")
+    (name,) = names
+    if results_dir is not None:
+        check_writable_dir(results_dir, "--results-dir")
     run_ = read_run(run_file)
-    examples = get_source(data_dir).examples(name)
+    source = get_source(data_dir)
+    examples = source.examples(name)
     known = {ex.id for ex in examples}
     unknown = [q for q in run_ if q not in known]
     if len(unknown) == len(run_):
@@ -91,13 +116,13 @@ def evaluate(
     per_query = evaluate_run(run_, examples, top_k)
     metrics = mean_metrics(per_query)
     if results_dir is not None:
-        from bright_eval.io import atomic_write_json
-        from bright_eval.provenance import environment
-        from bright_eval.results import SCHEMA
-
-        atomic_write_json(Path(results_dir) / f"{run_file.name}.{name}.json", {
-            "schema": SCHEMA, "task": name, "rewriter": "external", "retriever": run_file.name,
-            "config": {"task": name, "run_file": str(run_file.resolve()), "top_k": top_k},
-            "metrics": metrics, "per_query": per_query, "environment": environment(),
-        })
+        settings = {"top_k": top_k, "long_documents": False}
+        identity = {"task": name, "run_file": "file:" + file_fingerprint(run_file), "settings": settings, "protocol": PROTOCOL,
+                    "data": {"examples": examples_fingerprint(examples)}}
+        rec = ResultRecord.build(identity=identity, task=name, rewriter="external", retriever=run_file.name, settings=settings,
+                                 data={"source": source.description, "examples_fingerprint": identity["data"]["examples"],
+                                       "run_file": str(run_file.resolve())},
+                                 metrics=metrics, per_query=per_query,
+                                 warnings=[f"{len(unknown)} query ids not in task '{name}' were ignored"] if unknown else [])
+        write_result(result_path(results_dir, "external", run_file.name, name, tag=settings_tag(settings)), rec)
     emit({name: metrics}, fmt, f"{run_file}")

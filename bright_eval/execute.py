@@ -1,0 +1,245 @@
+"""Running a plan: shared work once, one results file per computed cell, failures as values.
+
+Per task the documents are read once; per (retriever, task) the index is built once, before any
+rewriting, so a missing or broken corpus fails before a paid API call; per (rewriter, task) the
+queries are rewritten once; per (rewriter, retriever, task) the first-stage run is searched once and
+shared by every reranker. A failing step fails the cells that need it and the rest go on. Ctrl-C
+stops at once; every results file already written stays, and the run log says it was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .components import HasStats, Query, RewriteStats
+from .data import Corpus, check_gold_in_corpus
+from .errors import BrightEvalError
+from .plan import Cell, Plan, identity_fingerprint
+from .record import ResultRecord
+from .results import write_result
+from .scoring import HEADLINE, evaluate_run, mean_metrics
+from .trec import Run, write_run
+
+log = logging.getLogger(__name__)
+RUN_LOG = "matrix-runs.jsonl"  # not *.json, so results readers never mistake it for a cell
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class CellResult:
+    rewriter: str
+    retriever: str
+    task: str
+    status: str  # reused | done | failed | blocked
+    reranker: str | None = None
+    ndcg10: float | None = None
+    seconds: float = 0.0
+    error: str = ""
+    path: str = ""
+
+
+def _quiet(event: str, info: dict[str, Any]) -> None:
+    pass
+
+
+def _err(exc: BaseException) -> str:
+    if isinstance(exc, BrightEvalError):
+        return str(exc)
+    log.debug("".join(traceback.format_exception(exc)))
+    return f"{type(exc).__name__}: {exc} (a bug in bright-eval? please report it with --verbose output)"
+
+
+class _Step:
+    """A piece of shared work done at most once; its value or its error is kept for every cell."""
+
+    def __init__(self) -> None:
+        self.done: dict[Any, Any] = {}
+        self.seconds: dict[Any, float] = {}
+
+    def get(self, key, fn: Callable[[], Any]) -> Any:
+        if key not in self.done:
+            t0 = time.perf_counter()
+            try:
+                self.done[key] = fn()
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - becomes the failed cells' error
+                self.done[key] = exc
+            self.seconds[key] = time.perf_counter() - t0
+        value = self.done[key]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def charge(self, key) -> float:
+        """The step's time, charged to the first cell that used it."""
+        return self.seconds.pop(key, 0.0)
+
+
+def _stats_delta(before: dict, after: RewriteStats, task: str) -> dict:
+    out = {}
+    for f in fields(after):
+        now = getattr(after, f.name)
+        if f.name == "failed":
+            out[f.name] = {k: v for k, v in now.items() if k.startswith(f"{task}/")}
+        else:
+            out[f.name] = now - before.get(f.name, 0)
+    return out
+
+
+def execute(plan: Plan, on_event: Event = _quiet) -> list[CellResult]:
+    """Run every cell of `plan`; events: task, index, rewrite, search, rerank, cell (with a CellResult)."""
+    started = time.time()
+    out: list[CellResult] = []
+    interrupted = False
+
+    def finish(cell: Cell, status: str, ndcg: float | None = None, seconds: float = 0.0, error: str = "") -> None:
+        res = CellResult(cell.rewriter, cell.retriever, cell.task, status, cell.reranker, ndcg, seconds, error, str(cell.path))
+        out.append(res)
+        on_event("cell", {"cell": res})
+
+    corpora, indexes, rewrites, searches = _Step(), _Step(), _Step(), _Step()
+    try:
+        for task in plan.request.tasks:
+            cells = [c for c in plan.cells if c.task == task]
+            for c in cells:
+                if c.status == "reuse":
+                    finish(c, "reused", (c.record.metrics if c.record else {}).get(HEADLINE))
+                elif c.status == "blocked":
+                    finish(c, "blocked", error=c.reason)
+            todo = [c for c in cells if c.status == "compute"]
+            if not todo:
+                continue
+            on_event("task", {"task": task})
+            data = plan.tasks[task]
+            for cell in todo:
+                t0 = time.perf_counter()
+                try:
+                    record = _compute(plan, cell, data, corpora, indexes, rewrites, searches, on_event)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a failed cell is a value, the others go on
+                    finish(cell, "failed", seconds=time.perf_counter() - t0, error=_err(exc))
+                    continue
+                finish(cell, "done", record.metrics.get(HEADLINE), time.perf_counter() - t0)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        _append_run_log(plan, out, time.time() - started, interrupted)
+    return out
+
+
+def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewrites: _Step, searches: _Step,
+             on_event: Event) -> ResultRecord:
+    req, task = plan.request, cell.task
+    timings: dict[str, float] = {}
+
+    def load() -> Corpus:
+        corpus = plan.source.documents(task, long=req.long_documents)
+        if not req.long_documents:
+            check_gold_in_corpus(task, data.examples, corpus)
+        return corpus
+
+    corpus = corpora.get(task, load)
+    timings["load_documents_s"] = corpora.charge(task)
+
+    retriever = plan.bound[(cell.retriever, task)]
+
+    def build_index() -> None:
+        on_event("index", {"task": task, "retriever": cell.retriever})
+        retriever.index(corpus)
+
+    indexes.get((cell.retriever, task), build_index)
+    timings["index_s"] = indexes.charge((cell.retriever, task))
+
+    rw = plan.rewriters[cell.rewriter]
+
+    def rewrite() -> tuple[dict[str, str], dict]:
+        known = plan.rewrites.get((cell.rewriter, task))
+        before = asdict(rw.stats) if isinstance(rw, HasStats) else {}
+        if known is None:
+            on_event("rewrite", {"task": task, "rewriter": cell.rewriter})
+            qs = [Query(task, ex.id, ex.query) for ex in data.examples]
+            texts = rw.rewrite(qs)
+            if len(texts) != len(qs):
+                raise BrightEvalError(f"rewriter '{rw.name}' returned {len(texts)} texts for {len(qs)} queries of task {task}")
+            known = {q.id: t for q, t in zip(qs, texts)}
+        stats = _stats_delta(before, rw.stats, task) if isinstance(rw, HasStats) else {}
+        return known, stats
+
+    texts, rw_stats = rewrites.get((cell.rewriter, task), rewrite)
+    timings["rewrite_s"] = rewrites.charge((cell.rewriter, task))
+
+    exclude = {ex.id: set(ex.excluded_ids) for ex in data.examples if ex.excluded_ids}
+
+    def search() -> Run:
+        on_event("search", {"task": task, "rewriter": cell.rewriter, "retriever": cell.retriever})
+        return retriever.search(texts, k=req.top_k, exclude=exclude)
+
+    run = searches.get((cell.rewriter, cell.retriever, task), search)
+    timings["search_s"] = searches.charge((cell.rewriter, cell.retriever, task))
+
+    if cell.reranker is not None:
+        on_event("rerank", {"task": task, "rewriter": cell.rewriter, "retriever": cell.retriever, "reranker": cell.reranker})
+        t0 = time.perf_counter()
+        seen = texts if req.rerank_query == "rewritten" else {ex.id: ex.query for ex in data.examples}
+        run = plan.rerankers[cell.reranker].rerank(seen, run, corpus, req.rerank_depth)
+        timings["rerank_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    per_query = evaluate_run(run, data.examples, req.top_k)
+    timings["score_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    run_file = cell.path.name[: -len(".json")] + ".run.gz"
+    write_run(cell.path.parent / run_file, run, tag=f"{cell.rewriter}+{cell.retriever}" + (f"+{cell.reranker}" if cell.reranker else ""))
+    warnings = []
+    missing = sum(1 for ex in data.examples for g in ex.gold_ids if g not in corpus.id_set)
+    if missing and not req.long_documents:
+        warnings.append(f"{missing} gold ids are not in the corpus: scores are bounded below 1")
+    if rw_stats.get("failed"):
+        warnings.append(f"{len(rw_stats['failed'])} rewrites were unusable; the original query was used for them")
+    record = ResultRecord.build(
+        identity=cell.identity,
+        task=task, rewriter=cell.rewriter, retriever=cell.retriever, reranker=cell.reranker, settings=cell.settings,
+        data={"source": plan.source.description, "examples_fingerprint": data.examples_fp, "documents_fingerprint": corpus.fingerprint,
+              "corpus_origin": corpus.origin, "n_queries": len(data.examples), "n_docs": len(corpus)},
+        metrics=mean_metrics(per_query), per_query=per_query,
+        queries={ex.id: {"original": ex.query, "rewritten": texts[ex.id]} for ex in data.examples},
+        rewriter_stats=rw_stats, warnings=warnings, run_file=run_file, timings=timings,
+    )
+    record.identity_fingerprint = identity_fingerprint(cell.identity, texts)
+    timings["write_s"] = time.perf_counter() - t0
+    write_result(cell.path, record)
+    record.path = str(cell.path)
+    return record
+
+
+def _append_run_log(plan: Plan, cells: list[CellResult], seconds: float, interrupted: bool) -> None:
+    """One line per execution: failures live nowhere else, and the cache counters show what was reused."""
+    try:
+        plan.results_dir.mkdir(parents=True, exist_ok=True)
+        req = plan.request
+        line = {
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 3),
+            "interrupted": interrupted,
+            "request": {"rewriters": list(plan.rewriters), "retrievers": list(plan.retrievers), "rerankers": list(plan.rerankers),
+                        "tasks": req.tasks, "settings": req.settings(bool(plan.rerankers))},
+            "planned": plan.counts(),
+            "counts": {s: sum(c.status == s for c in cells) for s in ("done", "reused", "failed", "blocked")},
+            "failed": [asdict(c) for c in cells if c.status in ("failed", "blocked")],
+            "cache": plan.cache.stats(),
+        }
+        with open(Path(plan.results_dir) / RUN_LOG, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    except OSError as exc:  # the results themselves are already written
+        log.warning("%s: could not append to the run log (%s)", plan.results_dir / RUN_LOG, exc)

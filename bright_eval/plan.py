@@ -1,0 +1,264 @@
+"""From a request to cells: the one place that decides, for every command, what is reused and what is computed.
+
+A cell is (rewriter, retriever, reranker, task, settings). Its identity is everything that can change
+its numbers: the components' specs, the settings, the content of the examples and of the documents
+(a file hash kept by path + size + mtime, so this costs nothing on a warm run) and the rewritten
+query texts where they are available without generating anything. The reuse rule: a results file is
+reused when its stored identity equals the cell's; when the rewrites are not yet available (an LLM
+rewriter with an empty cache), everything else must be equal and the rewriter's spec, which keys
+its cache, stands for its texts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import ArtifactCache
+from .components import IndexCache, Query, Reranker, Retriever, Rewriter, RewriteCache, bind
+from .data import DataSource, Example, examples_fingerprint
+from .errors import BrightEvalError
+from .io import Fingerprint, check_writable_dir, fingerprint_of
+from .record import ResultRecord, settings_tag
+from .registry import parse_args
+from .results import read_result, result_path
+from .tasks import parse_tasks
+
+log = logging.getLogger(__name__)
+PROTOCOL = "bright: excluded_ids removed before top-k; gold_ids grade 1; pytrec_eval"
+RERANK_QUERIES = ("original", "rewritten")
+
+
+@dataclass
+class ComponentRef:
+    """A component as the user named it: a registry spec and its options."""
+
+    spec: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str, args: dict[str, Any] | None = None) -> "ComponentRef":
+        """'bm25' or 'bm25(k1=1.2,b=0.75)' (the form results are named by). A trailing '(...)' that is
+        not key=value pairs belongs to the spec, as in 'fuse:rrf(bm25,e5-mistral-7b)'."""
+        text = text.strip()
+        if text.endswith(")") and "(" in text:
+            head, _, inner = text[:-1].rpartition("(")
+            if head and all("=" in p for p in _split(inner)):
+                return cls(head, {**parse_args(inner, text), **(args or {})})
+        return cls(text, dict(args or {}))
+
+
+def _split(text: str) -> list[str]:
+    """Split at commas outside parentheses."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+            continue
+        depth += (ch == "(") - (ch == ")")
+        cur.append(ch)
+    out.append("".join(cur))
+    return [p.strip() for p in out if p.strip()]
+
+
+def parse_refs(text: str | list[str]) -> list[ComponentRef]:
+    items = _split(text) if isinstance(text, str) else [t for t in text if t.strip()]
+    return [ComponentRef.parse(t) for t in items]
+
+
+@dataclass
+class Request:
+    rewriters: list[ComponentRef]
+    retrievers: list[ComponentRef]
+    tasks: list[str]
+    top_k: int = 1000
+    long_documents: bool = False
+    rerankers: list[ComponentRef | None] = field(default_factory=lambda: [None])
+    rerank_depth: int = 100
+    rerank_query: str = "original"  # BRIGHT reranks with the original query
+
+    def __post_init__(self) -> None:
+        if not self.rewriters or not self.retrievers:
+            raise BrightEvalError("give at least one rewriter and one retriever")
+        if self.top_k < 1:
+            raise BrightEvalError(f"--top-k must be at least 1, got {self.top_k}")
+        if self.rerank_query not in RERANK_QUERIES:
+            raise BrightEvalError(f"--rerank-query must be one of {', '.join(RERANK_QUERIES)}, got '{self.rerank_query}'")
+        self.tasks = parse_tasks(self.tasks)
+
+    def settings(self, reranked: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"top_k": self.top_k, "long_documents": self.long_documents}
+        if reranked:
+            out.update(rerank_depth=self.rerank_depth, rerank_query=self.rerank_query)
+        return out
+
+
+@dataclass
+class TaskData:
+    task: str
+    examples: list[Example] = field(default_factory=list)
+    examples_fp: str = ""
+    documents_fp: str = ""
+    error: str = ""  # why the task's cells cannot run
+
+    def queries(self) -> list[Query]:
+        return [Query(self.task, ex.id, ex.query) for ex in self.examples]
+
+
+@dataclass
+class Cell:
+    task: str
+    rewriter: str
+    retriever: str
+    reranker: str | None
+    settings: dict[str, Any]
+    identity: dict[str, Any]
+    path: Path
+    status: str = "compute"        # reuse | compute | blocked
+    reason: str = ""
+    index_cached: bool | None = None
+    rewrite_cached: bool | None = None
+    record: ResultRecord | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str]:
+        return (self.rewriter, self.retriever, self.reranker, self.task)
+
+
+@dataclass
+class Plan:
+    request: Request
+    source: DataSource
+    results_dir: Path
+    cache: ArtifactCache
+    cells: list[Cell]
+    tasks: dict[str, TaskData]
+    rewriters: dict[str, Rewriter]
+    retrievers: dict[str, Retriever]
+    rerankers: dict[str, Reranker]
+    bound: dict[tuple[str, str], Retriever]               # (retriever, task) -> task-bound retriever
+    rewrites: dict[tuple[str, str], dict[str, str]]       # (rewriter, task) -> texts known without generating
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(c.status == s for c in self.cells) for s in ("reuse", "compute", "blocked")}
+
+
+def texts_fingerprint(texts: dict[str, str]) -> str:
+    fp = Fingerprint()
+    for qid in sorted(texts):
+        fp.update(qid, texts[qid])
+    return fp.hexdigest()
+
+
+def identity_fingerprint(identity: dict[str, Any], texts: dict[str, str]) -> str:
+    """The fingerprint stored in a results file: the cell identity plus the exact query texts."""
+    return fingerprint_of({**identity, "queries": texts_fingerprint(texts)})
+
+
+def _create(registry, refs: list[ComponentRef], what: str, **context) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for ref in refs:
+        obj = registry.create(ref.spec, ref.args, **context)
+        if obj.name in out:
+            raise BrightEvalError(f"{what}: '{obj.name}' is listed twice")
+        out[obj.name] = obj
+    return out
+
+
+def _load_task(source: DataSource, task: str, long_documents: bool) -> TaskData:
+    data = TaskData(task)
+    try:
+        data.examples = source.examples(task)
+        data.examples_fp = examples_fingerprint(data.examples)
+        data.documents_fp = source.documents_fingerprint(task, long_documents)
+    except BrightEvalError as exc:
+        data.error = str(exc)
+    return data
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = sorted(k for k in set(old) | set(new) if k != "queries" and old.get(k) != new.get(k))
+    return ", ".join(keys) or "rewritten queries"
+
+
+def make_plan(request: Request, source: DataSource, results_dir: Path | str, cache: ArtifactCache,
+              overwrite: bool = False) -> Plan:
+    """Every cell of `request` with its identity and status; nothing is indexed, encoded or generated."""
+    from bright_eval.retrievers import RETRIEVERS
+    from bright_eval.rewriters import REWRITERS
+
+    results_dir = Path(results_dir)
+    check_writable_dir(results_dir, "--results-dir")
+    check_writable_dir(cache.root, "--cache-dir")
+    rewriters = _create(REWRITERS, request.rewriters, "rewriters", cache=cache, source=source)
+    retrievers = _create(RETRIEVERS, request.retrievers, "retrievers", cache=cache)
+    rerank_refs = [r for r in request.rerankers if r is not None]
+    rerankers: dict[str, Reranker] = {}
+    if rerank_refs:
+        from bright_eval.rerankers import RERANKERS
+
+        rerankers = _create(RERANKERS, rerank_refs, "rerankers", cache=cache)
+    stages: list[Reranker | None] = ([None] if None in request.rerankers else []) + list(rerankers.values())
+
+    plan = Plan(request, source, results_dir, cache, [], {}, rewriters, retrievers, rerankers, {}, {})
+    for task in request.tasks:
+        data = plan.tasks[task] = _load_task(source, task, request.long_documents)
+        queries = data.queries()
+        for ret_name, retriever in retrievers.items():
+            bound = plan.bound[(ret_name, task)] = bind(retriever, task, request.long_documents)
+            ret_spec = bound.spec()
+            index_cached = None
+            if not data.error and isinstance(bound, IndexCache):
+                index_cached = bound.is_cached(data.documents_fp)
+            for rw_name, rw in rewriters.items():
+                texts = None
+                if not data.error and isinstance(rw, RewriteCache) and rw.is_cached(queries):
+                    texts = plan.rewrites.get((rw_name, task))
+                    if texts is None:
+                        try:
+                            texts = dict(zip((q.id for q in queries), rw.rewrite(queries)))
+                        except BrightEvalError as exc:  # surfaces again, as the cell's error, when executed
+                            log.debug("rewrites of %s for %s not available at planning: %s", rw_name, task, exc)
+                        else:
+                            plan.rewrites[(rw_name, task)] = texts
+                for rr in stages:
+                    settings = request.settings(rr is not None)
+                    identity = {
+                        "task": task, "rewriter": rw.spec(), "retriever": ret_spec, "reranker": rr.spec() if rr else None,
+                        "settings": settings, "protocol": PROTOCOL,
+                        "data": {"examples": data.examples_fp, "documents": data.documents_fp},
+                    }
+                    cell = Cell(task, rw_name, ret_name, rr.name if rr else None, settings, identity,
+                                result_path(results_dir, rw_name, ret_name, task, rr.name if rr else None, settings_tag(settings)),
+                                index_cached=index_cached, rewrite_cached=texts is not None)
+                    _decide(cell, data, texts, overwrite)
+                    plan.cells.append(cell)
+    return plan
+
+
+def _decide(cell: Cell, data: TaskData, texts: dict[str, str] | None, overwrite: bool) -> None:
+    if data.error:
+        cell.status, cell.reason = "blocked", data.error
+        return
+    if overwrite:
+        cell.reason = "--overwrite"
+        return
+    if not cell.path.exists():
+        cell.reason = "new"
+        return
+    rec = read_result(cell.path)
+    if rec is None:
+        cell.reason = "results file unreadable"
+        return
+    stored = {k: v for k, v in rec.identity.items() if k != "queries"}
+    if texts is not None:
+        same = rec.identity_fingerprint == identity_fingerprint(cell.identity, texts)
+    else:
+        same = fingerprint_of(stored) == fingerprint_of(cell.identity)
+    if same:
+        cell.status, cell.record = "reuse", rec
+    else:
+        cell.reason = f"inputs changed: {_changed(stored, cell.identity)}"
