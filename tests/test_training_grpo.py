@@ -102,3 +102,19 @@ def test_tiny_cpu_recipe_end_to_end(tmp_path, shared_bright, proxy_dir):
               "--results-dir", str(tmp_path / "results"), "--max-new-tokens", "16", "--format", "json")
     scores = json.loads(res.stdout.strip().splitlines()[-1])
     assert 0.0 <= scores["biology"]["ndcg@10"] <= 1.0
+
+
+def test_resumed_run_drops_the_log_lines_after_its_checkpoint(tmp_path):
+    # Killed at step 23, resumed from checkpoint-20: steps 21-23 must not appear twice in the log.
+    from types import SimpleNamespace
+
+    from bright_eval.training.logs import make_callback, read_log
+
+    jsonl = tmp_path / "train_log.jsonl"
+    jsonl.write_text("".join(json.dumps({"step": s, "reward": s / 10}) + "\n" for s in range(1, 24)))
+    callback = make_callback(jsonl, tmp_path / "curve.png")
+    state = SimpleNamespace(global_step=20, is_world_process_zero=True)
+    callback.on_train_begin(None, state, None)
+    assert [r["step"] for r in read_log(jsonl)] == list(range(1, 21))
+    callback.on_log(None, SimpleNamespace(global_step=21, is_world_process_zero=True), None, logs={"reward": 0.5})
+    assert [r["step"] for r in read_log(jsonl)] == list(range(1, 22))

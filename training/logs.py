@@ -22,6 +22,19 @@ def read_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def drop_after(path: Path, step: int) -> int:
+    """Remove the lines logged after `step` (a run resumed from checkpoint-`step` logs those steps
+    again); returns how many were dropped. The file is rewritten atomically."""
+    path = Path(path)
+    rows = read_log(path)
+    kept = [r for r in rows if r.get("step", 0) <= step]
+    if len(kept) != len(rows):
+        from bright_eval.io import write_jsonl
+
+        write_jsonl(path, kept)
+    return len(rows) - len(kept)
+
+
 def plot_curves(rows: list[dict], png: Path, title: str = "") -> bool:
     """Draw the curves that the log has; False (and a log line) when matplotlib is missing."""
     try:
@@ -63,6 +76,13 @@ def make_callback(jsonl: Path, png: Path, title: str = ""):
     from transformers import TrainerCallback
 
     class TrainingLog(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            # On resume the trainer has restored `global_step` from the checkpoint by now.
+            if state.is_world_process_zero:
+                dropped = drop_after(jsonl, state.global_step)
+                if dropped:
+                    log.info("%s: dropped %d log lines after step %d (resuming from its checkpoint)", jsonl, dropped, state.global_step)
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not state.is_world_process_zero or not logs:
                 return

@@ -90,4 +90,4 @@ def main() -> None:
 
 
 def _say_interrupted() -> None:
-    err.print("[yellow]interrupted[/]: results and caches already written are kept; rerun the same command to resume")
+    err.print("[yellow]interrupted[/]: results and caches already written are kept; rerun the same command to resume", soft_wrap=True)
