@@ -14,7 +14,7 @@ from .provenance import environment
 
 SCHEMA = "bright-eval.result/2"
 OLD_SCHEMAS = ("bright-eval.result/1",)
-DEFAULT_SETTINGS = {"top_k": 1000, "long_documents": False}
+DEFAULT_SETTINGS = {"top_k": 1000, "long_documents": False, "rerank_depth": 100, "rerank_query": "original"}
 
 
 def settings_tag(settings: dict[str, Any]) -> str:
@@ -38,7 +38,7 @@ class ResultRecord:
     metrics: dict[str, float]
     per_query: dict[str, dict[str, float]]
     reranker: str | None = None
-    settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    settings: dict[str, Any] = field(default_factory=lambda: {"top_k": 1000, "long_documents": False})
     data: dict[str, Any] = field(default_factory=dict)
     queries: dict[str, dict[str, str]] = field(default_factory=dict)
     rewriter_stats: dict[str, Any] = field(default_factory=dict)

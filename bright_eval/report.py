@@ -24,7 +24,7 @@ from . import stats
 from .errors import BrightEvalError, require
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .provenance import environment
-from .results import ResultRecord, by_system, load_results
+from .results import ResultRecord, by_system, first_stage_label, load_results
 from .scoring import HEADLINE, METRICS
 from .tasks import TASKS
 
@@ -107,9 +107,13 @@ def compare(system: dict[str, dict], baseline: dict[str, dict], s: Settings) -> 
 
 def build_report(results_dir: Path | str, baseline_rewriter: str, baseline_retriever: str | None = None,
                  rewriters: list[str] | None = None, retrievers: list[str] | None = None, settings: Settings = Settings(),
-                 results_settings: str | None = None, split_settings: bool = False) -> dict:
+                 results_settings: str | None = None, split_settings: bool = False, ablation: str = "rewriter") -> dict:
     """Everything the report shows, as JSON-able data. Without `baseline_retriever` each system is
-    compared with the baseline rewriter under its own retriever (the rewriter ablation)."""
+    compared with the baseline rewriter under its own retriever (the rewriter ablation); with
+    `ablation="reranker"` each reranked system is compared with its own first stage (same rewriter,
+    retriever and settings, reranker off)."""
+    if ablation not in ("rewriter", "reranker"):
+        raise BrightEvalError(f"--ablation must be rewriter or reranker, got '{ablation}'")
     if settings.metric not in METRICS:
         raise BrightEvalError(f"unknown metric '{settings.metric}'; choose one of {', '.join(METRICS)}")
     systems = _systems(results_dir, results_settings, split_settings)
@@ -119,7 +123,13 @@ def build_report(results_dir: Path | str, baseline_rewriter: str, baseline_retri
     for (rw, ret), recs in sorted(systems.items()):
         if (rewriters and rw not in rewriters) or (retrievers and ret not in retrievers):
             continue
-        base_key = (baseline_rewriter, baseline_retriever or ret)
+        if ablation == "reranker":
+            first = next(iter(recs.values()))
+            if first.reranker is None:
+                continue
+            base_key = first_stage_label(first)
+        else:
+            base_key = (baseline_rewriter, baseline_retriever or ret)
         if (rw, ret) == base_key:
             continue
         if base_key not in systems:
@@ -142,7 +152,10 @@ def build_report(results_dir: Path | str, baseline_rewriter: str, baseline_retri
     return {
         "schema": "bright-eval.report/1",
         "results_dir": str(results_dir),
-        "baseline": {"rewriter": baseline_rewriter, "retriever": baseline_retriever or "(same retriever as the system)"},
+        "ablation": ablation,
+        "baseline": ({"rewriter": "(same as the system)", "retriever": "(the system's first stage, reranker off)"}
+                     if ablation == "reranker" else
+                     {"rewriter": baseline_rewriter, "retriever": baseline_retriever or "(same retriever as the system)"}),
         "settings": settings.__dict__,
         "comparisons": comparisons,
         "environment": environment(),

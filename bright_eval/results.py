@@ -84,6 +84,14 @@ def system_label(rec: ResultRecord, with_tag: bool = True) -> tuple[str, str]:
     return rec.rewriter, ret
 
 
+def first_stage_label(rec: ResultRecord) -> tuple[str, str]:
+    """The label of the run a reranked record reranked: same rewriter, retriever and settings."""
+    from dataclasses import replace
+
+    settings = {k: v for k, v in rec.settings.items() if not k.startswith("rerank_")}
+    return system_label(replace(rec, reranker=None, settings=settings))
+
+
 def by_system(records: list[ResultRecord], settings: str | None = None, split_settings: bool = False
               ) -> dict[tuple[str, str], dict[str, ResultRecord]]:
     """{(rewriter, retriever label): {task: record}}. Two settings for one system are never averaged

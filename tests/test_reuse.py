@@ -145,3 +145,14 @@ def test_ctrl_c_keeps_finished_cells_logs_and_says_so(data, tmp_path, counting, 
     assert _main(monkeypatch, "matrix", "--rewriters", "test-counting", "--retrievers", "bm25", "--tasks", "biology,economics",
                  "--data-dir", data, "--results-dir", results) == 0
     assert counting.calls == ["biology", "economics", "economics"]  # the rerun did only what was missing
+
+
+def test_results_files_get_ordinary_permissions(data, tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    _, (cell,) = _run(data, tmp_path / "r", tmp_path / "c")
+    for path in (cell.path, cell.path.replace(".json", ".run.gz")):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask, path

@@ -24,6 +24,7 @@ def _names(value: Optional[str]) -> list[str] | None:
 def report(
     results_dir: Path = ResultsDir,
     baseline: str = typer.Option("original", "--baseline", "-b", help="Baseline rewriter."),
+    ablation: str = typer.Option("rewriter", "--ablation", help="rewriter (vs --baseline) or reranker (each reranked system vs its first stage)."),
     baseline_retriever: Optional[str] = typer.Option(None, "--baseline-retriever",
                                                      help="Fixed baseline retriever; default: each system's own retriever (rewriter ablation)."),
     rewriters: Optional[str] = typer.Option(None, "--rewriters", help="Only these systems' rewriters (comma-separated)."),
@@ -47,7 +48,7 @@ def report(
         raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
     settings = Settings(metric=metric, rounds=rounds, seed=seed, level=level, alpha=alpha, top_n=top_n)
     rep = build_report(results_dir, baseline, baseline_retriever, _names(rewriters), _names(retrievers), settings,
-                       results_settings, split_settings)
+                       results_settings, split_settings, ablation)
     paths = write_report(rep, out_dir, html_too=not no_html)
     if fmt == "json":
         typer.echo(json.dumps(rep))
