@@ -30,6 +30,7 @@ from . import train as _train  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
 from . import leaderboard as _leaderboard  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401
+from . import reproduce as _reproduce  # noqa: E402,F401
 
 
 def main() -> None:
