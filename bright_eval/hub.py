@@ -179,7 +179,8 @@ def _example_columns(records: list[dict]) -> dict[str, list]:
 def write_hub_repo(source, out: Path, tasks: Iterable[str], reasoning: Iterable[str] = (),
                    long_documents: bool = True) -> dict[str, list[str]]:
     """Write `source`'s data as a dataset repository in BRIGHT's layout; returns {config: [tasks]}.
-    A task's long documents or a reasoning set the source lacks is left out of that config."""
+    Documents, long documents or a reasoning set the source lacks for a task are left out of that
+    config (the caller reports what was written)."""
     configs: dict[str, list[str]] = {}
     out = Path(out)
     for task in tasks:
@@ -192,9 +193,7 @@ def write_hub_repo(source, out: Path, tasks: Iterable[str], reasoning: Iterable[
             try:
                 corpus = source.documents(task, long=long)
             except BrightEvalError:
-                if not long:
-                    raise
-                continue
+                continue  # a task without (long) documents: its examples still load
             _parquet(out / split_file(config, task), {"id": list(corpus.ids), "content": list(corpus.texts)})
             configs.setdefault(config, []).append(task)
         for name in reasoning:
