@@ -7,6 +7,7 @@ Two sources share one interface: a local folder in the layout of `shared/bright/
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -223,49 +224,180 @@ class LocalSource:
 
 
 class HubSource:
-    """`xlangai/BRIGHT` through `datasets`, which caches downloads under HF_HOME."""
+    """`xlangai/BRIGHT` through `datasets.load_dataset`, or a mirror in its layout: another repo id, or
+    a local dataset repository (`--hub-repo` / BRIGHT_HUB_REPO). Downloads are cached by `datasets`.
 
-    def __init__(self, repo: str = HUB_REPO, cache_dir: str | None = None, revision: str | None = None):
-        self.repo = repo
-        self.cache_dir = cache_dir
+    Before the first load it checks, once, that the data can be had: a local repository is read as is;
+    otherwise one short request to the hub resolves the revision to a commit. When the hub cannot be
+    reached, a copy in the datasets cache is read offline; with none, every access raises the same
+    single-line `BrightEvalError` within seconds (no retry storm)."""
+
+    def __init__(self, repo: str | None = None, cache_dir: str | None = None, revision: str | None = None):
+        self.repo = repo or os.environ.get("BRIGHT_HUB_REPO") or HUB_REPO
+        # HF_DATASETS_CACHE read now (datasets reads it at import), so a test or a wrapper can redirect it.
+        self.cache_dir = cache_dir or os.environ.get("HF_DATASETS_CACHE") or None
         self.revision = revision
-        self.description = f"hub:{repo}" + (f"@{revision}" if revision else "")
+        local = Path(self.repo).expanduser()
+        self.local = local.is_dir()
+        self.path = str(local.resolve()) if self.local else self.repo
+        self.description = f"hub:{self.path}" + (f"@{revision}" if revision else "")
+        self._mode: str | None = None  # "local" | "hub" | "cache" once checked
+        self._failure: BrightEvalError | None = None
+        self._revision_id: str | None = None
+        self._splits: dict[str, list[str]] = {}
+
+    def check(self) -> str:
+        """How the data will be read ("local", "hub" or "cache"); raises the offline message if neither."""
+        if self._failure is not None:
+            raise self._failure
+        if self._mode is None:
+            try:
+                self._mode, self._revision_id = self._resolve()
+            except BrightEvalError as exc:
+                self._failure = exc
+                raise
+        return self._mode
+
+    def _resolve(self) -> tuple[str, str | None]:
+        from . import hub
+
+        if self.local:
+            if not (Path(self.path) / "README.md").exists():
+                raise BrightEvalError(f"{self.path}: not a dataset repository (no README.md with a `configs:` list); "
+                                      f"write one with `bright-eval data export --layout hub --to DIR`")
+            rev = hub.local_revision(Path(self.path))
+            if self.revision and not rev.startswith(self.revision):
+                raise BrightEvalError(f"{self.path} is at revision {rev}, but --revision asks for {self.revision}; "
+                                      f"check out that commit there (git -C {self.path} checkout {self.revision})")
+            return "local", rev
+        why = "offline mode is on (HF_HUB_OFFLINE)" if hub.hub_offline() else ""
+        if not why:
+            try:
+                return "hub", hub.probe(self.repo, self.revision)
+            except ConnectionError as exc:
+                why = str(exc)
+        cached = hub.cached_revisions(self.repo, self.cache_dir)
+        if self.revision:
+            cached = [c for c in cached if c.startswith(self.revision)]
+        if not cached:
+            raise BrightEvalError(hub.offline_help(self.repo, f"{why}, and no copy is in the datasets cache "
+                                                   f"{hub.datasets_cache_dir(self.cache_dir)}"))
+        log.warning("%s: %s; reading the cached copy (revision %s)", self.repo, why, cached[0])
+        return "cache", hub.hub_cache_ref(self.repo, self.revision) or cached[0]
+
+    @property
+    def revision_id(self) -> str | None:
+        """The BRIGHT revision results come from: the hub commit, the local repository's git commit
+        (or `folder:<hash>`), or the cached copy's commit. Checks availability first."""
+        self.check()
+        return self._revision_id
 
     def _load(self, config: str, task: str):
+        from . import hub
+
         datasets = require("datasets", "core", "loading BRIGHT from the Hugging Face hub")
+        mode = self.check()
+        offline = hub.offline_datasets() if mode == "cache" else contextlib.nullcontext()
+        # A pinned hub revision is passed as the resolved commit, so every config comes from the same one.
+        revision = self._revision_id if mode == "hub" else None
         try:
-            return datasets.load_dataset(self.repo, config, split=task, cache_dir=self.cache_dir, revision=self.revision)
-        except Exception as exc:  # network, auth, missing split: all end the same way for the user
-            raise BrightEvalError(
-                f"could not load {self.repo} config '{config}' split '{task}' from the Hugging Face hub "
-                f"({type(exc).__name__}: {str(exc)[:200]}). Offline? Point --data-dir / BRIGHT_DATA_DIR at a local "
-                f"mirror made with `bright-eval data export`"
-            ) from None
+            with hub.quiet_hub(), offline:
+                return datasets.load_dataset(self.path, config, split=task, cache_dir=self.cache_dir, revision=revision)
+        except Exception as exc:  # a missing config or split, a broken file, a dropped connection
+            raise BrightEvalError(f"could not load {self.path} config '{config}' split '{task}' "
+                                  f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+    def splits(self, config: str) -> list[str]:
+        """The tasks a config has (empty when the config does not exist)."""
+        if config not in self._splits:
+            datasets = require("datasets", "core", "loading BRIGHT from the Hugging Face hub")
+            from . import hub
+
+            mode = self.check()
+            offline = hub.offline_datasets() if mode == "cache" else contextlib.nullcontext()
+            try:
+                with hub.quiet_hub(), offline:
+                    names = datasets.get_dataset_split_names(self.path, config, cache_dir=self.cache_dir,
+                                                             revision=self._revision_id if mode == "hub" else None)
+            except Exception:
+                names = []
+            self._splits[config] = list(names)
+        return self._splits[config]
+
+    def reasoning_names(self) -> list[str]:
+        """The `<name>_reason` configs this repository has, as names for `reasoning()`."""
+        datasets = require("datasets", "core", "loading BRIGHT from the Hugging Face hub")
+        from . import hub
+
+        mode = self.check()
+        offline = hub.offline_datasets() if mode == "cache" else contextlib.nullcontext()
+        with hub.quiet_hub(), offline:
+            configs = datasets.get_dataset_config_names(self.path, revision=self._revision_id if mode == "hub" else None)
+        return [c[: -len("_reason")] for c in configs if c.endswith("_reason")]
 
     def examples(self, task: str) -> list[Example]:
         if task not in TASKS:
             raise BrightEvalError(f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}")
         ds = self._load("examples", task)
-        exs = [Example.from_record(rec, f"{self.repo}/examples/{task}[{n}]") for n, rec in enumerate(ds)]
-        _check_unique((e.id for e in exs), f"{self.repo}/examples/{task}")
+        exs = [Example.from_record(rec, f"{self.path}/examples/{task}[{n}]") for n, rec in enumerate(ds)]
+        _check_unique((e.id for e in exs), f"{self.path}/examples/{task}")
         return exs
 
     def documents_fingerprint(self, task: str, long: bool = False) -> str:
-        # `datasets` fingerprints a loaded split by its cached files, which follow the hub revision.
-        return "hub:" + self._load("long_documents" if long else "documents", task)._fingerprint
+        # A resolved revision names the content without loading it; otherwise `datasets` fingerprints
+        # the loaded split by its cached files.
+        config = "long_documents" if long else "documents"
+        rev = self.revision_id
+        if rev:
+            return f"hub:{rev}:{config}/{task}"
+        return "hub:" + self._load(config, task)._fingerprint
 
     def documents(self, task: str, long: bool = False) -> Corpus:
         config = "long_documents" if long else "documents"
         ds = self._load(config, task)
-        return Corpus([str(i) for i in ds["id"]], list(ds["content"]), f"{self.repo}/{config}/{task}", "hub:" + ds._fingerprint)
+        return Corpus([str(i) for i in ds["id"]], list(ds["content"]), f"{self.path}/{config}/{task}",
+                      self.documents_fingerprint(task, long))
 
     def reasoning(self, task: str, name: str) -> dict[str, str]:
         ds = self._load(f"{name}_reason", task)
         return {str(r["id"]): r["query"] for r in ds}
 
 
-def get_source(data_dir: str | Path | None = None) -> DataSource:
+def reasoning_names(source: DataSource, task: str | None = None) -> list[str]:
+    """The precomputed reasoning sets a source offers (BRIGHT's `*_reason` configs, or the files of a
+    local folder's `<task>/reasoning/`); BRIGHT's five names when the source cannot list them."""
+    if isinstance(source, HubSource):
+        return source.reasoning_names()
+    root = getattr(source, "root", None)
+    if root is not None:
+        folders = [Path(root) / t / "reasoning" for t in ([task] if task else TASKS)]
+        names = {p.name.split(".jsonl")[0] for d in folders if d.is_dir() for p in d.glob("*.jsonl*")}
+        return sorted(n[: -len("_reason")] if n.endswith("_reason") else n for n in names)
+    return list(BRIGHT_REASONING)
+
+
+def has_split(source: DataSource, config: str, task: str) -> bool | None:
+    """Whether `source` has `config` ("examples", "documents", "long_documents") for `task` without
+    loading it: True/False, or None when the source cannot tell."""
+    if isinstance(source, HubSource):
+        return task in source.splits(config)
+    root = getattr(source, "root", None)
+    if root is None:
+        return None
+    if config == "examples":
+        return (Path(root) / task / "examples.jsonl").exists()
+    return any((Path(root) / task / f"{config}{ext}").exists() for ext in (".jsonl.gz", ".jsonl", ".parquet"))
+
+
+def get_source(data_dir: str | Path | None = None, hub_repo: str | None = None, revision: str | None = None) -> DataSource:
+    """`--data-dir` / BRIGHT_DATA_DIR (a local folder), else the hub: `--hub-repo` / BRIGHT_HUB_REPO
+    (a repo id or a local dataset repository), else `xlangai/BRIGHT`; `--revision` pins a hub commit."""
     data_dir = data_dir or os.environ.get("BRIGHT_DATA_DIR")
+    if data_dir and hub_repo:
+        raise BrightEvalError("give either --data-dir (a local folder) or --hub-repo (a hub mirror), not both "
+                              "(is BRIGHT_DATA_DIR set in the environment?)")
     if data_dir:
+        if revision:
+            raise BrightEvalError("--revision pins a hub revision; a --data-dir folder has only the revision it was exported from")
         return LocalSource(data_dir)
-    return HubSource()
+    return HubSource(hub_repo, revision=revision)

@@ -107,26 +107,44 @@ def _ref_path(name: str):
     return resources.files("bright_eval") / "reference" / name
 
 
-def load_reported(path: Path | str | None = None) -> list[Row]:
-    """Reported rows, grouped by (source, rewriter, retriever); file columns: source, via, rewriter,
-    retriever, task, ndcg@10 (x100)."""
+REPORTED_COLUMNS = ("source", "version", "via", "rewriter", "retriever", "setting", "metric", "task", "value")
+
+
+def _reported_label(source: str, version: str) -> str:
+    # BRIGHT's numbers changed between 2024 and the 2025 revision: say which one a row is.
+    return f"{source}, BRIGHT {version} numbers" if version in ("2024", "2025") else source
+
+
+def load_reported(path: Path | str | None = None, metric: str = HEADLINE, setting: str = "standard") -> list[Row]:
+    """Reported rows of one metric and setting (standard or long documents), grouped by (source,
+    version, rewriter, retriever). Columns: source, version (2024 | 2025 | unstated | n/a), via,
+    rewriter, retriever, setting, metric, task, value (x100). A file with the older columns (source,
+    via, rewriter, retriever, task, ndcg@10) is read as standard-setting nDCG@10."""
     text = Path(path).read_text(encoding="utf-8") if path else _ref_path("reported.tsv").read_text(encoding="utf-8")
     where = str(path or "bright_eval/reference/reported.tsv")
-    rows: dict[tuple[str, str, str], Row] = {}
+    rows: dict[tuple[str, ...], Row] = {}
     reader = csv.DictReader(io.StringIO(text), delimiter="\t")
-    need = {"source", "via", "rewriter", "retriever", "task", "ndcg@10"}
-    if not need <= set(reader.fieldnames or []):
-        raise BrightEvalError(f"{where}: expected tab-separated columns {', '.join(sorted(need))}")
+    cols = set(reader.fieldnames or [])
+    legacy = {"source", "via", "rewriter", "retriever", "task", "ndcg@10"}
+    if not (set(REPORTED_COLUMNS) <= cols or legacy <= cols):
+        raise BrightEvalError(f"{where}: expected tab-separated columns {', '.join(REPORTED_COLUMNS)}")
     for n, rec in enumerate(reader, 2):
+        if "value" not in cols:
+            rec = {**rec, "version": "", "setting": "standard", "metric": HEADLINE, "value": rec["ndcg@10"]}
         task = rec["task"]
         if task not in TASKS and task != "average":
             raise BrightEvalError(f"{where}:{n}: field 'task' must be a BRIGHT task or 'average', got '{task}'")
         try:
-            value = float(rec["ndcg@10"])
+            value = float(rec["value"])
         except ValueError:
-            raise BrightEvalError(f"{where}:{n}: field 'ndcg@10' must be a number, got '{rec['ndcg@10']}'") from None
-        key = (rec["source"], rec["rewriter"], rec["retriever"])
-        row = rows.setdefault(key, Row(rec["rewriter"], rec["retriever"], "reported", {}, source=rec["source"], via=rec["via"]))
+            raise BrightEvalError(f"{where}:{n}: field 'value' must be a number, got '{rec['value']}'") from None
+        if rec["metric"] != metric or rec["setting"] != setting:
+            continue
+        key = (rec["source"], rec["version"], rec["rewriter"], rec["retriever"])
+        label = _reported_label(rec["source"], rec["version"])
+        row = rows.setdefault(key, Row(rec["rewriter"], rec["retriever"], "reported", {}, source=label, via=rec["via"]))
+        if task in row.scores:
+            raise BrightEvalError(f"{where}:{n}: a second value for {rec['rewriter']} + {rec['retriever']} on {task} ({label})")
         row.scores[task] = value
     return list(rows.values())
 
@@ -159,10 +177,12 @@ def build(results_dir: Path | str, metric: str = HEADLINE, with_reported: bool =
     out: list[Row] = []
     sources: list[str] = []
     if with_reported:
-        if metric != HEADLINE:
-            raise BrightEvalError(f"reported rows are nDCG@10 only; drop --reported or use --metric {HEADLINE}")
-        reported = [r for r in load_reported(reported_path)
-                     if not reported_filter or reported_filter.lower() in f"{r.source} {r.rewriter} {r.retriever}".lower()]
+        all_reported = load_reported(reported_path, metric)
+        if not all_reported:
+            raise BrightEvalError(f"no reported rows for {metric} (papers report ndcg@10; Anserini also recall@100 and "
+                                  f"recall@1000); drop --reported or use --metric {HEADLINE}")
+        reported = [r for r in all_reported
+                    if not reported_filter or reported_filter.lower() in f"{r.source} {r.rewriter} {r.retriever}".lower()]
         aliases = load_aliases()
         if not shown:
             shown = list(TASKS)
@@ -252,19 +272,66 @@ def to_latex(lb: Leaderboard, digits: int = 1) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_rich(lb: Leaderboard, digits: int = 1):
-    from rich.table import Table
+def _short_label(row: Row, lb: Leaderboard) -> str:
+    return _label(row, lb).replace("measured", "meas.").replace("reported ", "").replace("Δ vs ", "Δ")
 
-    table = Table(title=f"{lb.metric} x100", title_justify="left")
-    for col in ("rewriter", "retriever", "row"):
-        table.add_column(col, no_wrap=True)
-    for t in lb.tasks:
-        table.add_column(SHORT[t], justify="right")
-    table.add_column("Avg.", justify="right", style="bold")
-    for row in lb.rows:
-        style = {"measured": None, "reported": "dim", "delta": "italic"}[row.kind]
-        table.add_row(row.rewriter, row.retriever, _label(row, lb), *_cells(row, lb, digits), style=style)
-    return table
+
+class _RichLeaderboard:
+    """The table as wide as the console allows: one table when it fits, else the tasks folded into
+    two tables with a wrapping system column, so an 80-column terminal never squeezes numbers away."""
+
+    def __init__(self, lb: Leaderboard, digits: int):
+        self.lb, self.digits = lb, digits
+
+    def _wide(self):
+        from rich.table import Table
+
+        lb = self.lb
+        table = Table(title=f"{lb.metric} x100", title_justify="left")
+        for col in ("rewriter", "retriever", "row"):
+            table.add_column(col, no_wrap=True)
+        for t in lb.tasks:
+            table.add_column(SHORT[t], justify="right")
+        table.add_column("Avg.", justify="right", style="bold")
+        for row in lb.rows:
+            table.add_row(row.rewriter, row.retriever, _label(row, lb), *_cells(row, lb, self.digits), style=_STYLE[row.kind])
+        return table
+
+    def _narrow(self, tasks: list[str], with_avg: bool, title: str):
+        from rich import box
+        from rich.table import Table
+
+        lb = self.lb
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        table.add_column("rewriter + retriever", overflow="fold", ratio=1)
+        table.add_column("row", no_wrap=True)
+        for t in tasks:
+            table.add_column(SHORT[t], justify="right", no_wrap=True)
+        if with_avg:
+            table.add_column("Avg.", justify="right", style="bold", no_wrap=True)
+        for row in lb.rows:
+            cells = _cells(row, lb, self.digits)
+            vals = [cells[lb.tasks.index(t)] for t in tasks] + ([cells[-1]] if with_avg else [])
+            table.add_row(f"{row.rewriter} + {row.retriever}", _short_label(row, lb), *vals, style=_STYLE[row.kind])
+        return table
+
+    def __rich_console__(self, console, options):
+        from rich.measure import Measurement
+
+        wide = self._wide()
+        if Measurement.get(console, options.update(width=10_000), wide).maximum <= options.max_width:
+            yield wide
+            return
+        tasks, half = self.lb.tasks, (len(self.lb.tasks) + 1) // 2
+        yield self._narrow(tasks[:half], False, f"{self.lb.metric} x100 (1/2)")
+        yield self._narrow(tasks[half:], True, f"{self.lb.metric} x100 (2/2)")
+
+
+_STYLE = {"measured": None, "reported": "dim", "delta": "italic"}
+
+
+def to_rich(lb: Leaderboard, digits: int = 1):
+    return _RichLeaderboard(lb, digits)
 
 
 def render(lb: Leaderboard, fmt: str, digits: int = 1) -> str:

@@ -31,6 +31,7 @@ from . import matrix as _matrix  # noqa: E402,F401
 from . import leaderboard as _leaderboard  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401
 from . import components as _components  # noqa: E402,F401
+from . import reproduce as _reproduce  # noqa: E402,F401
 
 # Libraries that log every HTTP request or retry at INFO; shown only with --verbose.
 NOISY = ("httpx", "httpcore", "openai", "urllib3", "huggingface_hub", "datasets", "filelock", "sentence_transformers")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.table import Table
 
-from bright_eval.data import BRIGHT_REASONING, check_gold_in_corpus, get_source
+from bright_eval.data import check_gold_in_corpus, get_source, reasoning_names
 from bright_eval.errors import BrightEvalError
-from bright_eval.io import write_jsonl
+from bright_eval.io import atomic_write_text, write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
@@ -43,40 +45,64 @@ def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
     out.print(table)
 
 
+HubRepo = typer.Option(None, "--hub-repo", envvar="BRIGHT_HUB_REPO",
+                       help="A hub mirror of BRIGHT: a dataset repo id or a local repository in its layout (default xlangai/BRIGHT).")
+DataRevision = typer.Option(None, "--revision", envvar="BRIGHT_REVISION", help="Pin BRIGHT's hub revision (branch, tag or commit).")
+
+
 @data_app.command("export")
 def export(
     to: Path = typer.Option(..., "--to", help="Folder to write the mirror into (created)."),
     tasks: str = Tasks,
     data_dir: OptPath = DataDir,
+    hub_repo: Optional[str] = HubRepo,
+    revision: Optional[str] = DataRevision,
+    layout: str = typer.Option("folder", "--layout", help="folder (what --data-dir reads) or hub (xlangai/BRIGHT's parquet layout, for --hub-repo or an upload)."),
     long_documents: bool = typer.Option(True, "--long-documents/--no-long-documents"),
-    reasoning: bool = typer.Option(True, "--reasoning/--no-reasoning", help="Also export BRIGHT's precomputed reasoning queries."),
+    reasoning: bool = typer.Option(True, "--reasoning/--no-reasoning", help="Also export the precomputed reasoning queries."),
 ) -> None:
     """Write a local mirror (examples, qrels, documents, long documents, reasoning) from the hub, or
-    from another local folder, in the layout `--data-dir` reads. For offline clusters."""
-    source = get_source(data_dir)
-    for task in parse_tasks(tasks):
-        folder = to / task
-        exs = source.examples(task)
-        write_jsonl(folder / "examples.jsonl", (e.to_record() for e in exs))
-        (folder / "qrels.txt").write_text("".join(f"{e.id} 0 {g} 1\n" for e in exs for g in e.gold_ids), encoding="utf-8")
-        docs = source.documents(task)
-        write_jsonl(folder / "documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(docs.ids, docs.texts)))
-        n_long = "-"
-        if long_documents:
-            try:
-                long_docs = source.documents(task, long=True)
-                write_jsonl(folder / "long_documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(long_docs.ids, long_docs.texts)))
-                n_long = f"{len(long_docs):,}"
-            except BrightEvalError as exc:
-                err.print(f"[yellow]{task}[/]: long documents skipped: {exc}")
-        if reasoning:
-            for name in BRIGHT_REASONING:
-                try:
-                    rs = source.reasoning(task, name)
-                except BrightEvalError:
-                    continue
-                write_jsonl(folder / "reasoning" / f"{name}.jsonl", ({"id": k, "query": v} for k, v in rs.items()))
-        err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {folder}")
+    from another local folder, in the layout `--data-dir` reads (or, with --layout hub, the hub's).
+    For offline clusters. The source and its revision are recorded in SOURCE.json (or the README)."""
+    if layout not in ("folder", "hub"):
+        raise BrightEvalError(f"--layout must be folder or hub, got '{layout}'")
+    source = get_source(data_dir, hub_repo, revision)
+    task_list = parse_tasks(tasks)
+    names = reasoning_names(source) if reasoning else []
+    if layout == "hub":
+        from bright_eval.hub import write_hub_repo
+
+        configs = write_hub_repo(source, to, task_list, names, long_documents)
+        err.print(f"hub-layout repository written to {to}: " + ", ".join(f"{c} ({len(t)})" for c, t in configs.items()))
+    else:
+        for task in task_list:
+            _export_task(source, to / task, task, long_documents, names)
+        # Which BRIGHT revision this copy is (the hub layout records it in its README instead).
+        rev = getattr(source, "revision_id", None)
+        atomic_write_text(to / "SOURCE.json", json.dumps({"source": source.description, "revision_id": rev}, indent=1) + "\n")
+
+
+def _export_task(source, folder: Path, task: str, long_documents: bool, names: list[str]) -> None:
+    exs = source.examples(task)
+    write_jsonl(folder / "examples.jsonl", (e.to_record() for e in exs))
+    (folder / "qrels.txt").write_text("".join(f"{e.id} 0 {g} 1\n" for e in exs for g in e.gold_ids), encoding="utf-8")
+    docs = source.documents(task)
+    write_jsonl(folder / "documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(docs.ids, docs.texts)))
+    n_long = "-"
+    if long_documents:
+        try:
+            long_docs = source.documents(task, long=True)
+            write_jsonl(folder / "long_documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(long_docs.ids, long_docs.texts)))
+            n_long = f"{len(long_docs):,}"
+        except BrightEvalError as exc:
+            err.print(f"[yellow]{task}[/]: long documents skipped: {exc}")
+    for name in names:
+        try:
+            rs = source.reasoning(task, name)
+        except BrightEvalError:
+            continue  # this task has no such set
+        write_jsonl(folder / "reasoning" / f"{name}.jsonl", ({"id": k, "query": v} for k, v in rs.items()))
+    err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {folder}")
 
 
 @data_app.command("proxy")
