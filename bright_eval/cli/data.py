@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from bright_eval.data import BRIGHT_REASONING, check_gold_in_corpus, get_source
-from bright_eval.errors import BrightEvalError
-from bright_eval.io import write_jsonl
+from bright_eval.errors import DataNotFound
+from bright_eval.io import check_writable_dir, write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
@@ -35,7 +35,7 @@ def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
             try:
                 corpus = source.documents(task)
                 n_docs, missing = f"{len(corpus):,}", str(check_gold_in_corpus(task, exs, corpus))
-            except BrightEvalError as exc:
+            except DataNotFound as exc:  # BRIGHT's local layout often has no documents; a broken file is an error
                 n_docs = "[red]missing[/]"
                 err.print(f"[yellow]{task}[/]: {exc}")
         table.add_row(task, str(len(exs)), f"{sum(len(e.gold_ids) for e in exs) / max(len(exs), 1):.2f}",
@@ -53,6 +53,7 @@ def export(
 ) -> None:
     """Write a local mirror (examples, qrels, documents, long documents, reasoning) from the hub, or
     from another local folder, in the layout `--data-dir` reads. For offline clusters."""
+    check_writable_dir(to, "--to")
     source = get_source(data_dir)
     for task in parse_tasks(tasks):
         folder = to / task
@@ -67,13 +68,13 @@ def export(
                 long_docs = source.documents(task, long=True)
                 write_jsonl(folder / "long_documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(long_docs.ids, long_docs.texts)))
                 n_long = f"{len(long_docs):,}"
-            except BrightEvalError as exc:
+            except DataNotFound as exc:
                 err.print(f"[yellow]{task}[/]: long documents skipped: {exc}")
         if reasoning:
             for name in BRIGHT_REASONING:
                 try:
                     rs = source.reasoning(task, name)
-                except BrightEvalError:
+                except DataNotFound:
                     continue
                 write_jsonl(folder / "reasoning" / f"{name}.jsonl", ({"id": k, "query": v} for k, v in rs.items()))
         err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {folder}")
@@ -90,5 +91,6 @@ def proxy(
     Real text, real queries, NOT BRIGHT's corpus: for machines without BRIGHT's documents."""
     from bright_eval.proxy import build_proxy
 
+    check_writable_dir(to, "--to")
     counts = build_proxy(get_source(data_dir), to, tuple(parse_tasks(tasks)))
     err.print(f"proxy written to {to}: {sum(counts.values())} queries over {len(counts)} tasks, {sum(counts.values())} answers in the pool")
