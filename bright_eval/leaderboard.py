@@ -10,12 +10,14 @@ import fnmatch
 import io
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from statistics import fmean
 
 from .errors import BrightEvalError
+from .io import read_text
 from .results import load_results
 from .scoring import HEADLINE, METRICS
 from .tasks import TASKS
@@ -113,7 +115,7 @@ def _ref_path(name: str):
 def load_reported(path: Path | str | None = None) -> list[Row]:
     """Reported rows, grouped by (source, rewriter, retriever); file columns: source, via, rewriter,
     retriever, task, ndcg@10 (x100)."""
-    text = Path(path).read_text(encoding="utf-8") if path else _ref_path("reported.tsv").read_text(encoding="utf-8")
+    text = read_text(path, "a tab-separated file of reported scores") if path else _ref_path("reported.tsv").read_text(encoding="utf-8")
     where = str(path or "bright_eval/reference/reported.tsv")
     rows: dict[tuple[str, str, str], Row] = {}
     reader = csv.DictReader(io.StringIO(text), delimiter="\t")
@@ -125,9 +127,11 @@ def load_reported(path: Path | str | None = None) -> list[Row]:
         if task not in TASKS and task != "average":
             raise BrightEvalError(f"{where}:{n}: field 'task' must be a BRIGHT task or 'average', got '{task}'")
         try:
-            value = float(rec["ndcg@10"])
-        except ValueError:
-            raise BrightEvalError(f"{where}:{n}: field 'ndcg@10' must be a number, got '{rec['ndcg@10']}'") from None
+            value = float(rec["ndcg@10"])  # a short row gives None: TypeError
+            if not math.isfinite(value):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise BrightEvalError(f"{where}:{n}: field 'ndcg@10' must be a finite number, got {rec['ndcg@10']!r}") from None
         key = (rec["source"], rec["rewriter"], rec["retriever"])
         row = rows.setdefault(key, Row(rec["rewriter"], rec["retriever"], "reported", {}, source=rec["source"], via=rec["via"]))
         row.scores[task] = value
