@@ -236,7 +236,8 @@ def _parquet_rows(path: Path):
         raise BrightEvalError(f"{path}: not a readable parquet file with columns id, content "
                               f"({type(exc).__name__}: {str(exc)[:200]})") from None
     # Row numbers count from 1, like JSONL line numbers.
-    return ((f"{path}: row {n}", {"id": i, "content": c}) for n, (i, c) in enumerate(zip(df["id"].tolist(), df["content"].tolist()), 1))
+    pairs = zip(df["id"].tolist(), df["content"].tolist())  # tolist: plain str/int, not numpy scalars
+    return ((f"{path}: row {n}", {"id": i, "content": c}) for n, (i, c) in enumerate(pairs, 1))
 
 
 class HubSource:

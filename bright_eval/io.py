@@ -60,8 +60,9 @@ def iter_lines(path: Path | str, what: str = "a text file") -> Iterator[tuple[in
                     # utf-8-sig on line 1: editors on Windows prepend a byte-order mark that json rejects.
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
                 except UnicodeDecodeError as exc:
-                    raise BrightEvalError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
-                                          f"expected {what} in UTF-8 (a binary file? another encoding? convert with e.g. iconv -f latin1 -t utf-8)") from None
+                    raise BrightEvalError(
+                        f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); expected {what} "
+                        f"in UTF-8 (a binary file? another encoding? convert with e.g. iconv -f latin1 -t utf-8)") from None
                 if "\x00" in line:
                     raise BrightEvalError(f"{path}:{lineno}: binary data (NUL bytes), expected {what} as text")
                 yield lineno, line
@@ -75,7 +76,8 @@ def read_text(path: Path | str, what: str = "a text file") -> str:
 
 def read_jsonl_lines(path: Path | str, required: Iterable[str] = (), what: str = "JSON lines (one object per line)"
                      ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) per non-blank line of a JSONL(.gz) file; a bad line raises an error naming file:line and field."""
+    """(line number, object) per non-blank line of a JSONL file, gzipped or not; a bad line raises an
+    error naming file:line and field."""
     path = Path(path)
     required = tuple(required)
     for lineno, line in iter_lines(path, what):
@@ -119,12 +121,10 @@ def check_writable_dir(path: Path | str, option_name: str) -> Path:
 
 def check_writable_file(path: Path | str, option_name: str) -> Path:
     """Like `check_writable_dir` for a file to be written: `path` must not be a folder, its parent must
-    be able to become a writable folder."""
+    be able to become a writable folder (writes replace the file by renaming, so its own mode does not matter)."""
     path = Path(path).expanduser()
     if path.is_dir():
         raise BrightEvalError(f"{option_name} {path}: is a folder, expected a file name")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise BrightEvalError(f"{option_name} {path}: file is not writable")
     _check_ancestors(path.parent, option_name, path)
     return path
 

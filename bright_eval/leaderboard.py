@@ -115,7 +115,8 @@ def _ref_path(name: str):
 def load_reported(path: Path | str | None = None) -> list[Row]:
     """Reported rows, grouped by (source, rewriter, retriever); file columns: source, via, rewriter,
     retriever, task, ndcg@10 (x100)."""
-    text = read_text(path, "a tab-separated file of reported scores") if path else _ref_path("reported.tsv").read_text(encoding="utf-8")
+    text = (read_text(path, "a tab-separated file of reported scores") if path
+            else _ref_path("reported.tsv").read_text(encoding="utf-8"))
     where = str(path or "bright_eval/reference/reported.tsv")
     rows: dict[tuple[str, str, str], Row] = {}
     reader = csv.DictReader(io.StringIO(text), delimiter="\t")
