@@ -15,8 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from .errors import BrightEvalError, require
-from .io import Fingerprint, read_jsonl
+from .errors import BrightEvalError, DataNotFound, require
+from .io import Fingerprint, read_jsonl_lines
 from .tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,21 @@ def _ids(value, where: str, field_name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise BrightEvalError(f"{where}: field '{field_name}' must be a list of strings, got {value!r:.80}")
     return [v for v in value if v != NA]
+
+
+def _id(value, where: str, field_name: str = "id") -> str:
+    # bool is an int; null and lists would become the ids "None" / "[1]" and silently match nothing.
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BrightEvalError(f"{where}: field '{field_name}' must be a string, got {value!r:.80}")
+    return str(value)
+
+
+def _text(value, where: str, field_name: str, optional: bool = False) -> str:
+    if value is None and optional:
+        return ""
+    if not isinstance(value, str):
+        raise BrightEvalError(f"{where}: field '{field_name}' must be a string, got {value!r:.80}")
+    return value
 
 
 @dataclass
@@ -52,16 +67,14 @@ class Example:
         for name in ("id", "query", "gold_ids"):
             if name not in rec:
                 raise BrightEvalError(f"{where}: missing field '{name}' (BRIGHT examples need id, query, gold_ids)")
-        if not isinstance(rec["query"], str):
-            raise BrightEvalError(f"{where}: field 'query' must be a string")
         return cls(
-            id=str(rec["id"]),
-            query=rec["query"],
+            id=_id(rec["id"], where),
+            query=_text(rec["query"], where, "query"),
             gold_ids=_ids(rec["gold_ids"], where, "gold_ids"),
             excluded_ids=_ids(rec.get("excluded_ids"), where, "excluded_ids"),
             gold_ids_long=_ids(rec.get("gold_ids_long"), where, "gold_ids_long"),
-            reasoning=rec.get("reasoning") or "",
-            gold_answer=rec.get("gold_answer") or "",
+            reasoning=_text(rec.get("reasoning"), where, "reasoning", optional=True),
+            gold_answer=_text(rec.get("gold_answer"), where, "gold_answer", optional=True),
         )
 
     def to_record(self) -> dict:
@@ -155,6 +168,9 @@ class LocalSource:
 
     def __init__(self, root: Path | str):
         self.root = Path(root).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise BrightEvalError(f"data directory {self.root} is a file, not a folder (from --data-dir / BRIGHT_DATA_DIR); "
+                                  f"expected a folder with one sub-folder per task")
         if not self.root.is_dir():
             raise BrightEvalError(f"data directory {self.root} does not exist (from --data-dir / BRIGHT_DATA_DIR)")
         self.description = f"local:{self.root.resolve()}"
@@ -164,12 +180,17 @@ class LocalSource:
             raise BrightEvalError(f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}")
         d = self.root / task
         if not d.is_dir():
-            raise BrightEvalError(f"{d}: task folder not found in data directory {self.root}")
+            raise DataNotFound(f"{d}: task folder not found in data directory {self.root}")
         return d
 
     def examples(self, task: str) -> list[Example]:
         path = self._task_dir(task) / "examples.jsonl"
-        exs = [Example.from_record(rec, f"{path}:{n}") for n, rec in enumerate(read_jsonl(path), 1)]
+        if not path.exists():
+            raise DataNotFound(f"{path}: file not found; expected BRIGHT's examples (one JSON object per line)")
+        exs = [Example.from_record(rec, f"{path}:{n}") for n, rec in read_jsonl_lines(path)]
+        if not exs:
+            raise BrightEvalError(f"{path}: no examples (the file is empty); expected one JSON object per line with "
+                                  f"id, query, gold_ids")
         _check_unique((e.id for e in exs), str(path))
         return exs
 
@@ -185,7 +206,7 @@ class LocalSource:
         path = self._find(task, stem)
         if path is None:
             d = self._task_dir(task)
-            raise BrightEvalError(
+            raise DataNotFound(
                 f"no {stem} for task '{task}': looked for {stem}.jsonl.gz, {stem}.jsonl and {stem}.parquet in {d}. "
                 f"BRIGHT's documents come from the Hugging Face hub: run without --data-dir, or make a local "
                 f"mirror with `bright-eval data export --to DIR` on a machine that reaches the hub"
@@ -201,26 +222,38 @@ class LocalSource:
         path = self._documents_path(task, long)
         fp = self.documents_fingerprint(task, long)
         if path.suffix == ".parquet":
-            import pandas as pd
-
-            df = pd.read_parquet(path)
-            for col in ("id", "content"):
-                if col not in df.columns:
-                    raise BrightEvalError(f"{path}: missing column '{col}' (documents need id, content)")
-            return Corpus([str(i) for i in df["id"]], [str(c) for c in df["content"]], str(path), fp)
+            rows = _parquet_rows(path)
+        else:
+            rows = ((f"{path}:{n}", rec) for n, rec in read_jsonl_lines(path, required=("id", "content")))
         ids, texts = [], []
-        for rec in read_jsonl(path, required=("id", "content")):
-            ids.append(str(rec["id"]))
-            texts.append(rec["content"])
+        for where, rec in rows:
+            ids.append(_id(rec["id"], where))
+            texts.append(_text(rec["content"], where, "content"))
+        if not ids:
+            raise BrightEvalError(f"{path}: no documents (the file is empty); expected one {{\"id\", \"content\"}} object per line")
         return Corpus(ids, texts, str(path), fp)
 
     def reasoning(self, task: str, name: str) -> dict[str, str]:
         d = self._task_dir(task) / "reasoning"
         for fname in (f"{name}.jsonl", f"{name}_reason.jsonl", f"{name}.jsonl.gz"):
             if (d / fname).exists():
-                return {str(r["id"]): r["query"] for r in read_jsonl(d / fname, required=("id", "query"))}
+                return {_id(r["id"], f"{d / fname}:{n}"): _text(r["query"], f"{d / fname}:{n}", "query")
+                        for n, r in read_jsonl_lines(d / fname, required=("id", "query"))}
         have = sorted(p.name for p in d.glob("*.jsonl*")) if d.is_dir() else []
-        raise BrightEvalError(f"{d}: no reasoning file for '{name}' (found: {', '.join(have) or 'none'})")
+        raise DataNotFound(f"{d}: no reasoning file for '{name}' (found: {', '.join(have) or 'none'})")
+
+
+def _parquet_rows(path: Path):
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path, columns=["id", "content"])
+    except Exception as exc:  # pyarrow's errors for a damaged file or a missing column have no common base
+        raise BrightEvalError(f"{path}: not a readable parquet file with columns id, content "
+                              f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    # Row numbers count from 1, like JSONL line numbers.
+    pairs = zip(df["id"].tolist(), df["content"].tolist())  # tolist: plain str/int, not numpy scalars
+    return ((f"{path}: row {n}", {"id": i, "content": c}) for n, (i, c) in enumerate(pairs, 1))
 
 
 class HubSource:
@@ -304,7 +337,7 @@ class HubSource:
             with hub.quiet_hub(), offline:
                 return datasets.load_dataset(self.path, config, split=task, cache_dir=self.cache_dir, revision=revision)
         except Exception as exc:  # a missing config or split, a broken file, a dropped connection
-            raise BrightEvalError(f"could not load {self.path} config '{config}' split '{task}' "
+            raise DataNotFound(f"could not load {self.path} config '{config}' split '{task}' "
                                   f"({type(exc).__name__}: {str(exc)[:200]})") from None
 
     def splits(self, config: str) -> list[str]:

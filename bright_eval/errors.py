@@ -25,3 +25,8 @@ def require(module: str, extra: str, why: str):
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependency(module.split(".")[0], extra, why) from exc
+
+
+class DataNotFound(BrightEvalError):
+    """A data file or folder that is absent (as opposed to present but broken): callers that can do
+    without it (`data check` without documents, `data export` without long documents) catch this only."""

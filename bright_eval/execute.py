@@ -24,7 +24,7 @@ from .errors import BrightEvalError
 from .plan import Cell, Plan, identity_fingerprint
 from .record import ResultRecord
 from .results import write_result
-from .scoring import HEADLINE, evaluate_run, mean_metrics
+from .scoring import HEADLINE, evaluate_run, mean_metrics, unjudged
 from .trec import Run, write_run
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,9 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     missing = sum(1 for ex in data.examples for g in ex.gold_ids if g not in corpus.id_set)
     if missing and not req.long_documents:
         warnings.append(f"{missing} gold ids are not in the corpus: scores are bounded below 1")
+    no_gold = unjudged(data.examples)
+    if no_gold:
+        warnings.append(f"{len(no_gold)} queries have no gold_ids and are excluded from the averages: {', '.join(no_gold[:10])}")
     if rw_stats.get("failed"):
         warnings.append(f"{len(rw_stats['failed'])} rewrites were unusable; the original query was used for them")
     record = ResultRecord.build(

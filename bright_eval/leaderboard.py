@@ -10,12 +10,14 @@ import fnmatch
 import io
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from statistics import fmean
 
 from .errors import BrightEvalError
+from .io import read_text
 from .results import by_system, load_results
 from .scoring import HEADLINE, METRICS
 from .tasks import TASKS
@@ -120,7 +122,8 @@ def load_reported(path: Path | str | None = None, metric: str = HEADLINE, settin
     version, rewriter, retriever). Columns: source, version (2024 | 2025 | unstated | n/a), via,
     rewriter, retriever, setting, metric, task, value (x100). A file with the older columns (source,
     via, rewriter, retriever, task, ndcg@10) is read as standard-setting nDCG@10."""
-    text = Path(path).read_text(encoding="utf-8") if path else _ref_path("reported.tsv").read_text(encoding="utf-8")
+    text = (read_text(path, "a tab-separated file of reported scores") if path
+            else _ref_path("reported.tsv").read_text(encoding="utf-8"))
     where = str(path or "bright_eval/reference/reported.tsv")
     rows: dict[tuple[str, ...], Row] = {}
     reader = csv.DictReader(io.StringIO(text), delimiter="\t")
@@ -135,9 +138,11 @@ def load_reported(path: Path | str | None = None, metric: str = HEADLINE, settin
         if task not in TASKS and task != "average":
             raise BrightEvalError(f"{where}:{n}: field 'task' must be a BRIGHT task or 'average', got '{task}'")
         try:
-            value = float(rec["value"])
-        except ValueError:
-            raise BrightEvalError(f"{where}:{n}: field 'value' must be a number, got '{rec['value']}'") from None
+            value = float(rec["value"])  # a short row gives None: TypeError
+            if not math.isfinite(value):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise BrightEvalError(f"{where}:{n}: field 'value' must be a finite number, got {rec['value']!r}") from None
         if rec["metric"] != metric or rec["setting"] != setting:
             continue
         key = (rec["source"], rec["version"], rec["rewriter"], rec["retriever"])

@@ -25,11 +25,11 @@ def read_config(path: Path | str) -> dict[str, Any]:
         from .errors import require
 
         tomllib = require("tomli", "core", "reading --config on Python 3.10")
+    from .io import read_text
+
     path = Path(path)
-    if not path.exists():
-        raise BrightEvalError(f"{path}: config file not found")
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(read_text(path, "an experiment TOML file"))
     except tomllib.TOMLDecodeError as exc:
         raise BrightEvalError(f"{path}: not valid TOML ({exc})") from None
     table = doc.get("matrix", doc)

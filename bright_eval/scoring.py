@@ -3,15 +3,22 @@
 Per query, `excluded_ids` are removed from the ranking before it is cut at 1000 (BRIGHT pops them
 from the score dict, then sorts and keeps the top 1000); relevance is `gold_ids` at grade 1; the
 headline is nDCG@10 averaged over queries, then over tasks with equal weight. A query missing from
-the run scores 0 rather than silently dropping out of the average.
+the run scores 0 rather than silently dropping out of the average. A query with no `gold_ids` cannot
+be scored (nDCG is undefined): it is left out of the averages with a warning that gives the count
+(`unjudged` lists them); BRIGHT itself has no such query. Non-finite scores are an error.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from statistics import fmean
 
 from .data import Example
+from .errors import BrightEvalError
 from .trec import Qrels, Run, ranked
+
+log = logging.getLogger(__name__)
 
 HEADLINE = "ndcg@10"
 METRICS = ("ndcg@10", "recall@10", "recall@100", "recall@1000", "map", "mrr@10", "p@5", "p@10")
@@ -41,6 +48,22 @@ def apply_protocol(run: Run, examples: list[Example], top_k: int = 1000) -> Run:
     return out
 
 
+def unjudged(examples: list[Example]) -> list[str]:
+    """Ids of queries without gold ids: they are excluded from every average."""
+    return [ex.id for ex in examples if not ex.gold_ids]
+
+
+def check_finite(run: Run, examples: list[Example]) -> None:
+    """NaN breaks the sort that ranks documents, so metrics would depend on input order. -inf is
+    tolerated on excluded documents only, which is how BRIGHT marks them; they are dropped anyway."""
+    excluded = {ex.id: ex.excluded_ids for ex in examples}
+    for qid, docs in run.items():
+        for docid, score in docs.items():
+            if not math.isfinite(score) and docid not in excluded.get(qid, ()):
+                raise BrightEvalError(f"run for query '{qid}': field 'score' of doc '{docid}' is {score}; "
+                                      f"expected a finite number (NaN/inf make the ranking undefined)")
+
+
 def _cut(run: Run, k: int) -> Run:
     return {qid: dict(ranked(docs)[:k]) for qid, docs in run.items()}
 
@@ -49,10 +72,16 @@ def evaluate_run(run: Run, examples: list[Example], top_k: int = 1000) -> dict[s
     """Per-query metrics {qid: {metric: value}} for every query in `examples`."""
     import pytrec_eval
 
-    qrels = qrels_from_examples(examples)
+    check_finite(run, examples)
+    missing_gold = unjudged(examples)
+    if examples and len(missing_gold) == len(examples):
+        raise BrightEvalError(f"none of the {len(examples)} queries has gold_ids, so there is nothing to score; "
+                              f"expected field 'gold_ids' to list relevant document ids")
+    if missing_gold:
+        log.warning("%d of %d queries have no gold_ids and are excluded from the averages (ids %s%s)", len(missing_gold),
+                    len(examples), ", ".join(missing_gold[:5]), ", ..." if len(missing_gold) > 5 else "")
     run = apply_protocol(run, examples, top_k)
-    # pytrec_eval needs at least one judged query; queries without gold are not scorable (BRIGHT has none).
-    qrels = {q: r for q, r in qrels.items() if r}
+    qrels = {q: r for q, r in qrels_from_examples(examples).items() if r}
     measures = {"ndcg_cut.10", "recall.10,100,1000", "map", "P.5,10"}
     per_query = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
     mrr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(_cut(run, 10))

@@ -15,6 +15,8 @@ analysis serves both flavours and any k1/b.
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import time
 from array import array
 from pathlib import Path
@@ -27,6 +29,8 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import Corpus
 from bright_eval.progress import progress
 from bright_eval.trec import Run
+
+log = logging.getLogger(__name__)
 
 CHUNK = 20_000  # documents per sparse block while counting: bounds peak memory on 400k-doc tasks
 BLOCK = 8_000_000  # postings per weighting step
@@ -93,10 +97,18 @@ class TermCounts:
         (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
 
     @classmethod
-    def load(cls, folder: Path) -> "TermCounts":
-        vocab = json.loads((folder / "vocab.json").read_text())
-        arrays = [np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("indptr", "indices", "tf", "lengths")]
-        return cls(vocab, *[np.asarray(a) for a in arrays])
+    def load(cls, folder: Path, n_docs: int | None = None) -> "TermCounts":
+        """Raises OSError/ValueError/EOFError on a damaged or inconsistent folder (a truncated array, an
+        emptied vocabulary), which would otherwise surface later as wrong scores or an IndexError."""
+        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        arrays = [np.asarray(np.load(folder / f"{n}.npy", mmap_mode="r")) for n in ("indptr", "indices", "tf", "lengths")]
+        indptr, indices, tf, lengths = arrays
+        if not isinstance(vocab, list) or len(indptr) != len(vocab) + 1 or indptr[0] != 0 or indptr[-1] != len(indices) \
+                or len(tf) != len(indices) or (n_docs is not None and len(lengths) != n_docs):
+            raise ValueError(f"inconsistent sizes: {len(vocab) if isinstance(vocab, list) else '?'} terms, {len(indptr)} offsets, "
+                             f"{len(indices)} postings, {len(tf)} counts, {len(lengths)} documents"
+                             + (f" (corpus has {n_docs})" if n_docs is not None else ""))
+        return cls(vocab, *arrays)
 
 
 def lucene_quantized_length(lengths: np.ndarray) -> np.ndarray:
@@ -160,16 +172,28 @@ class BM25Retriever:
             self.counts = self._analyze_corpus(corpus)
         else:
             key = self._key(corpus.fingerprint)
-            if self.cache.has("bm25", key):
-                self.cache.hit("bm25")
-                self.counts = TermCounts.load(self.cache.dir_for("bm25", key))
-            else:
+            self.counts = self._load_cached(key, len(corpus)) if self.cache.has("bm25", key) else None
+            if self.counts is None:
                 self.counts = self._analyze_corpus(corpus)
                 with self.cache.build("bm25", key) as folder:
                     self.counts.save(folder)
         self.doc_ids = corpus.ids
         self._weigh()
         self.timings["index_s"] = time.perf_counter() - t0
+
+    def _load_cached(self, key: str, n_docs: int) -> TermCounts | None:
+        """The cached analysis, or None (after deleting it) when it is damaged, so that it is rebuilt."""
+        assert self.cache is not None
+        folder = self.cache.dir_for("bm25", key)
+        try:
+            counts = TermCounts.load(folder, n_docs)
+        except (OSError, ValueError, EOFError) as exc:
+            log.warning("%s: cached index %s is damaged (%s: %s); deleting it and rebuilding", self.name, folder,
+                        type(exc).__name__, str(exc)[:160])
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        self.cache.hit("bm25")
+        return counts
 
     def _weigh(self) -> None:
         """Per-posting weights, computed in blocks so that 400k-document corpora need no float64

@@ -227,16 +227,28 @@ class DenseRetriever:
         if self.task is None and self.model_def.family != "none":
             log.warning("%s: no task bound (for_task), so BRIGHT's per-task instructions are not used", self.name)
         key = self.embedding_key(corpus)
-        if self.cache.has(KIND, key):
-            self.cache.hit(KIND)
-        else:
+        emb = self._load_cached(key, len(corpus)) if self.cache.has(KIND, key) else None
+        if emb is None:
             self._build(corpus, key)
-        self._doc_emb = np.load(self.cache.dir_for(KIND, key) / "docs.npy", mmap_mode="r")
-        if self._doc_emb.shape[0] != len(corpus):
-            raise BrightEvalError(f"{self.cache.dir_for(KIND, key)}: cached embeddings hold {self._doc_emb.shape[0]} rows "
-                                  f"for a corpus of {len(corpus)} documents; delete that folder to re-encode")
+            emb = np.load(self.cache.dir_for(KIND, key) / "docs.npy", mmap_mode="r")
+        self._doc_emb = emb
         self._doc_ids = corpus.ids
         self._doc_pos = {d: i for i, d in enumerate(corpus.ids)}
+
+    def _load_cached(self, key: str, n_docs: int) -> np.ndarray | None:
+        """The cached embeddings, or None (after deleting them) when damaged, so that they are re-encoded."""
+        folder = self.cache.dir_for(KIND, key)
+        try:
+            emb = np.load(folder / "docs.npy", mmap_mode="r")
+            if emb.ndim != 2 or emb.shape[0] != n_docs:
+                raise ValueError(f"shape {emb.shape} for a corpus of {n_docs} documents")
+        except (OSError, ValueError, EOFError) as exc:
+            log.warning("%s: cached embeddings %s are damaged (%s: %s); deleting them and re-encoding", self.name, folder,
+                        type(exc).__name__, str(exc)[:160])
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        self.cache.hit(KIND)
+        return emb
 
     def _build(self, corpus: Corpus, key: str) -> None:
         _, d_ins = self.instructions()

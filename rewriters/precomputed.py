@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from bright_eval.errors import BrightEvalError
-from bright_eval.io import Fingerprint, open_text, read_jsonl
+from bright_eval.io import Fingerprint, read_jsonl_lines, read_text
 from bright_eval.tasks import TASKS
 
 from . import Query, RewriteStats
@@ -44,8 +44,7 @@ class FileRewriter:
             raise BrightEvalError(f"{path}: rewrite file not found")
         if path.suffix == ".json":
             try:
-                with open_text(path) as fh:
-                    obj = json.load(fh)
+                obj = json.loads(read_text(path, "a JSON object {original query text: rewrite}"))
             except json.JSONDecodeError as exc:
                 raise BrightEvalError(f"{path}: malformed JSON at line {exc.lineno} ({exc.msg})") from None
             if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
@@ -53,7 +52,7 @@ class FileRewriter:
             table = ("text", obj)
         else:
             rows: dict = {}
-            for n, rec in enumerate(read_jsonl(path, required=("id", "query")), 1):
+            for n, rec in read_jsonl_lines(path, required=("id", "query"), what="rewrite rows {\"id\", \"query\"} as JSON lines"):
                 if not isinstance(rec["query"], str):
                     raise BrightEvalError(f"{path}:{n}: field 'query' must be a string")
                 rows[(rec.get("task"), str(rec["id"]))] = rec["query"]
@@ -100,7 +99,7 @@ class FileRewriter:
         fp = Fingerprint()
         paths = [self._path(t) for t in TASKS] if "{task}" in self.template else [self._path("")]
         for p in paths:
-            if p.exists():
+            if p.is_file():
                 fp.update(str(p), p.read_bytes().decode("utf-8", "replace"))
         return {"name": self.name, "kind": "precomputed-file", "path": self.template, "content_fingerprint": fp.hexdigest(),
                 "compose": self.compose_mode}

@@ -25,6 +25,13 @@ def shared_bright() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_bright() -> Path:
+    """A committed BRIGHT-layout folder (biology, leetcode with excluded_ids, pony; ~12 docs each), for
+    tests that need documents but not ../shared. Read-only: copy it to tmp_path before changing it."""
+    return REPO / "tests" / "fixtures" / "tiny_bright"
+
+
+@pytest.fixture(scope="session")
 def proxy_dir(shared_bright, tmp_path_factory) -> Path:
     """The answer-retrieval proxy (749 real questions -> their real accepted answers)."""
     from bright_eval.data import LocalSource

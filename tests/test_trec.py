@@ -32,7 +32,7 @@ def test_real_stackoverflow_qrels_match_examples(shared_bright):
     assert {e.id: set(e.gold_ids) for e in exs} == {q: set(d) for q, d in qrels.items()}
 
 
-@pytest.mark.parametrize("line, field", [("0 Q0 doc 1\n", "expected 'qid Q0 docid rank score tag'"),
+@pytest.mark.parametrize("line, field", [("0 Q0 doc 1\n", "expected 6 columns 'qid Q0 docid rank score tag'"),
                                          ("0 Q0 doc 1 high tag\n", "field 'score' must be a number")])
 def test_malformed_run_names_file_line_and_field(tmp_path, line, field):
     p = tmp_path / "bad.run"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bright_eval.errors import BrightEvalError, require
-from bright_eval.io import atomic_write_json, fingerprint_of, read_json
+from bright_eval.io import atomic_write_json, fingerprint_of, read_json, read_text
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def load_config(name: str | Path, overrides: list[str] | None = None) -> tuple[d
 
     path = resolve_config_path(name)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(read_text(path, "a YAML training config")) or {}
     except yaml.YAMLError as exc:
         raise BrightEvalError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):

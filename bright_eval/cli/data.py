@@ -9,9 +9,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from bright_eval.data import check_gold_in_corpus, get_source, reasoning_names
-from bright_eval.errors import BrightEvalError
-from bright_eval.io import atomic_write_text, write_jsonl
+from bright_eval.data import HubSource, check_gold_in_corpus, get_source, reasoning_names
+from bright_eval.errors import BrightEvalError, DataNotFound
+from bright_eval.io import atomic_write_text, check_writable_dir, write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
@@ -37,7 +37,7 @@ def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
             try:
                 corpus = source.documents(task)
                 n_docs, missing = f"{len(corpus):,}", str(check_gold_in_corpus(task, exs, corpus))
-            except BrightEvalError as exc:
+            except DataNotFound as exc:  # BRIGHT's local layout often has no documents; a broken file is an error
                 n_docs = "[red]missing[/]"
                 err.print(f"[yellow]{task}[/]: {exc}")
         table.add_row(task, str(len(exs)), f"{sum(len(e.gold_ids) for e in exs) / max(len(exs), 1):.2f}",
@@ -66,6 +66,7 @@ def export(
     For offline clusters. The source and its revision are recorded in SOURCE.json (or the README)."""
     if layout not in ("folder", "hub"):
         raise BrightEvalError(f"--layout must be folder or hub, got '{layout}'")
+    check_writable_dir(to, "--to")
     source = get_source(data_dir, hub_repo, revision)
     task_list = parse_tasks(tasks)
     names = reasoning_names(source) if reasoning else []
@@ -78,7 +79,7 @@ def export(
         for task in task_list:
             _export_task(source, to / task, task, long_documents, names)
         # Which BRIGHT revision this copy is (the hub layout records it in its README instead).
-        rev = getattr(source, "revision_id", None)
+        rev = source.revision_id if isinstance(source, HubSource) else None
         atomic_write_text(to / "SOURCE.json", json.dumps({"source": source.description, "revision_id": rev}, indent=1) + "\n")
 
 
@@ -94,12 +95,12 @@ def _export_task(source, folder: Path, task: str, long_documents: bool, names: l
             long_docs = source.documents(task, long=True)
             write_jsonl(folder / "long_documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(long_docs.ids, long_docs.texts)))
             n_long = f"{len(long_docs):,}"
-        except BrightEvalError as exc:
+        except DataNotFound as exc:
             err.print(f"[yellow]{task}[/]: long documents skipped: {exc}")
     for name in names:
         try:
             rs = source.reasoning(task, name)
-        except BrightEvalError:
+        except DataNotFound:
             continue  # this task has no such set
         write_jsonl(folder / "reasoning" / f"{name}.jsonl", ({"id": k, "query": v} for k, v in rs.items()))
     err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {folder}")
@@ -116,5 +117,6 @@ def proxy(
     Real text, real queries, NOT BRIGHT's corpus: for machines without BRIGHT's documents."""
     from bright_eval.proxy import build_proxy
 
+    check_writable_dir(to, "--to")
     counts = build_proxy(get_source(data_dir), to, tuple(parse_tasks(tasks)))
     err.print(f"proxy written to {to}: {sum(counts.values())} queries over {len(counts)} tasks, {sum(counts.values())} answers in the pool")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bright_eval.errors import BrightEvalError
-from bright_eval.io import atomic_write_text
+from bright_eval.io import atomic_write_text, check_writable_file
 from bright_eval.leaderboard import FORMATS, build, render, to_rich
 from bright_eval.scoring import HEADLINE
 from bright_eval.tasks import parse_tasks
@@ -35,8 +35,12 @@ def leaderboard(
     """One row per (rewriter, retriever), per-task columns in BRIGHT's order and the average."""
     if fmt not in FORMATS:
         raise BrightEvalError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
+    if output is not None:
+        check_writable_file(output, "--output")
     if not Path(results_dir).exists():
         raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
+    if not Path(results_dir).is_dir():
+        raise BrightEvalError(f"--results-dir {results_dir}: is a file, not a folder; expected the folder `run`/`matrix` wrote")
     lb = build(results_dir, metric, reported or bool(reported_filter), reported_filter,
                parse_tasks(tasks) if tasks else None, reported_file, settings, split_settings)
     if not any(r.kind == "measured" for r in lb.rows):

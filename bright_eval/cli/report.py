@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from bright_eval.errors import BrightEvalError
+from bright_eval.io import check_writable_dir
 from bright_eval.report import Settings, build_report, write_report
 from bright_eval.scoring import HEADLINE
 
@@ -44,8 +45,11 @@ def report(
     """Per-task deltas, paired significance (t-test, randomization, Holm), CIs, W/T/L, plots, wins and losses."""
     if fmt not in ("table", "json"):
         raise BrightEvalError(f"--format must be 'table' or 'json', got '{fmt}'")
+    check_writable_dir(out_dir, "--out")
     if not Path(results_dir).exists():
         raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
+    if not Path(results_dir).is_dir():
+        raise BrightEvalError(f"--results-dir {results_dir}: is a file, not a folder; expected the folder `run`/`matrix` wrote")
     settings = Settings(metric=metric, rounds=rounds, seed=seed, level=level, alpha=alpha, top_n=top_n)
     rep = build_report(results_dir, baseline, baseline_retriever, _names(rewriters), _names(retrievers), settings,
                        results_settings, split_settings, ablation)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import get_source
-from bright_eval.io import write_jsonl
+from bright_eval.io import check_writable_file, write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
@@ -46,6 +46,7 @@ def rewrite(
     """Rewrite the queries of the given tasks and write them to a file (cached: reruns are free)."""
     from bright_eval.rewriters import REWRITERS, Query
 
+    check_writable_file(out_file, "--out")
     source = get_source(data_dir)
     opts = rewriter_options(compose=compose, think=think, backend=backend, max_new_tokens=max_new_tokens, temperature=temperature,
                             batch_size=batch_size, base_url=base_url, concurrency=concurrency, max_retries=max_retries,

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from bright_eval import progress as progress_mod
 from bright_eval.errors import BrightEvalError
+from bright_eval.io import check_writable_dir
 
 from . import app, err
 from .options import DataDir, Format, OptPath
@@ -52,6 +53,7 @@ def prepare(
     from bright_eval.training.data import RELEASED_SITES, PrepareConfig, prepare as run_prepare
 
     check_format(fmt)
+    check_writable_dir(out_dir, "--out")
     if fmt == "json":
         progress_mod.set_enabled(False)
     cfg = PrepareConfig(sites=_csv(sites) or RELEASED_SITES, max_per_site=max_per_site, scan_limit=scan_limit, seed=seed,
@@ -143,6 +145,7 @@ def init_model(
     """Make a policy that needs no download: a random Qwen2 (tests, GPU path checks) or SmolLM2-135M-Instruct."""
     from bright_eval.training import models
 
+    check_writable_dir(out_dir, "--out")
     if arch == "smollm2":
         models.smollm2_from_wheel(out_dir)
     else:
