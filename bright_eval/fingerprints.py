@@ -37,7 +37,9 @@ def _db(root: Path) -> sqlite3.Connection | None:
 
 
 def file_fingerprint(path: Path | str, cache_root: Path | None = None) -> str:
-    path = Path(path).resolve()
+    from .io import check_readable_file
+
+    path = check_readable_file(Path(path), "a data file").resolve()
     st = path.stat()
     with _lock:
         db = _db(Path(cache_root) if cache_root else default_cache_root())

@@ -142,7 +142,8 @@ def load_reported(path: Path | str | None = None, metric: str = HEADLINE, settin
             if not math.isfinite(value):
                 raise ValueError
         except (TypeError, ValueError):
-            raise BrightEvalError(f"{where}:{n}: field 'value' must be a finite number, got {rec['value']!r}") from None
+            field = "value" if "value" in cols else "ndcg@10"
+            raise BrightEvalError(f"{where}:{n}: field '{field}' must be a finite number, got {rec['value']!r}") from None
         if rec["metric"] != metric or rec["setting"] != setting:
             continue
         key = (rec["source"], rec["version"], rec["rewriter"], rec["retriever"])

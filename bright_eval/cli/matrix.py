@@ -66,8 +66,9 @@ class LiveGrid:
 
 
 def run_request(request: Request, data_dir: Optional[Path], results: Path, cache: ArtifactCache, overwrite: bool,
-                dry_run: bool, fmt: str) -> list[CellResult]:
-    """The one driver behind `run` and `matrix`: plan, say what is blocked, execute, report."""
+                dry_run: bool, fmt: str, live: bool = True) -> list[CellResult]:
+    """The one driver behind `run` and `matrix`: plan, say what is blocked, execute, report.
+    `live=False` leaves the per-cell lines to the caller (`run` prints its own table)."""
     source = get_source(data_dir)
     plan = make_plan(request, source, results, cache, overwrite)
     if dry_run:
@@ -84,6 +85,8 @@ def run_request(request: Request, data_dir: Optional[Path], results: Path, cache
             err.print(f"[yellow]blocked[/] {task}: {escape(reason)}", highlight=False, soft_wrap=True)
     if fmt == "json":
         progress_mod.set_enabled(False)
+        return execute(plan)
+    if not live:
         return execute(plan)
     if not err.is_terminal:
         return execute(plan, on_event=_log_event)

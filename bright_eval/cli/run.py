@@ -59,7 +59,7 @@ def run(
     request = build_request([rewriter], [retriever], tasks, conf, top_k=top_k, long_documents=long_documents,
                             rerankers=[reranker] if reranker else None, rerank_depth=rerank_depth, rerank_query=rerank_query)
     cache = ArtifactCache(cache_dir)
-    cells = run_request(request, data_dir, results_dir, cache, overwrite, dry_run, fmt)
+    cells = run_request(request, data_dir, results_dir, cache, overwrite, dry_run, fmt, live=False)
     if dry_run:
         return
     last = [c for c in cells if (c.reranker is not None) == bool(reranker)]  # with a reranker, its cells are the answer
@@ -77,6 +77,9 @@ def run(
             scores[c.task] = rec.metrics
     if scores:
         emit(scores, fmt, f"{rewriter} + {retriever}" + (f" >> {reranker}" if reranker else ""))
+    failed = [c for c in cells if c.status == "failed"]
+    if failed:  # what finished is written; the user gets one line per distinct cause
+        raise BrightEvalError("; ".join(dict.fromkeys(f"{c.task}: {c.error}" if len(cells) > 1 else c.error for c in failed)))
     summarize(cells, cache, results_dir, "quiet" if fmt == "json" else fmt)
 
 
