@@ -65,3 +65,14 @@ def _st(model_id: str, cache: ArtifactCache | None = None, **params) -> Retrieve
     from .dense_models import any_model
 
     return DenseRetriever(any_model(model_id), cache=cache, **params)
+
+
+# -- hybrids (retrievers/fusion.py) ----------------------------------------------------------------
+@RETRIEVERS.register("fuse", "hybrid of two or more retrievers: fuse:rrf(bm25,bge-large-en-v1.5) (reciprocal rank, k=60) or "
+                     "fuse:interp(a,b) (normalised score sum; norm=min-max|z-score|none, weights=[..]); each child "
+                     "taken `depth` deep (default: the search's k)", prefix=True)
+def _fuse(arg: str, cache: ArtifactCache | None = None, k: float = 60, weights: list[float] | None = None,
+          norm: str = "min-max", depth: int | None = None) -> Retriever:
+    from .fusion import make
+
+    return make(arg, cache=cache, k=k, weights=weights, norm=norm, depth=depth)
