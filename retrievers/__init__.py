@@ -76,3 +76,28 @@ def _fuse(arg: str, cache: ArtifactCache | None = None, k: float = 60, weights: 
     from .fusion import make
 
     return make(arg, cache=cache, k=k, weights=weights, norm=norm, depth=depth)
+
+
+# -- API embedders (retrievers/api_embed.py): BRIGHT's OpenAI, Cohere, Voyage and Google rows ------
+API_PARAMS = {"batch_size": None, "base_url": None, "max_retries": 8, "retry_wait": 2.0, "timeout": 120.0, "shard_size": 4096}
+
+
+def _api_factory(model_name: str):
+    def make(cache: ArtifactCache | None = None, **params) -> Retriever:
+        from .api_embed import API_BY_NAME, ApiEmbedRetriever
+
+        return ApiEmbedRetriever(API_BY_NAME[model_name], cache=cache, **params)
+
+    return make
+
+
+def _register_api() -> None:
+    from .api_embed import API_MODELS
+
+    for m in API_MODELS:
+        RETRIEVERS.register(m.name, f"API embedder {m.provider}/{m.model} (BRIGHT: {m.reported_as}); key from "
+                            f"{' or '.join(m.key_env)}; embeddings cached, cost tallied",
+                            operational=tuple(API_PARAMS), params=API_PARAMS)(_api_factory(m.name))
+
+
+_register_api()
