@@ -41,7 +41,12 @@ def _dense_factory(model_name: str):
         from .dense import DenseRetriever
         from .dense_models import BY_NAME
 
-        return DenseRetriever(BY_NAME[model_name], cache=cache, **params)
+        model = BY_NAME[model_name]
+        if model.encoder == "grit":
+            from .grit import GritRetriever
+
+            return GritRetriever(model, cache=cache, **params)
+        return DenseRetriever(model, cache=cache, **params)
 
     return make
 
