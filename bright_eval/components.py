@@ -92,6 +92,13 @@ class HasStats(Protocol):
     stats: RewriteStats
 
 
+@runtime_checkable
+class RetrieverStats(Protocol):
+    """A retriever that tallies requests, tokens and cost (API embedders); results record it per task."""
+
+    stats: dict
+
+
 def bind(retriever: Retriever, task: str, long_documents: bool) -> Retriever:
     return retriever.for_task(task, long_documents) if isinstance(retriever, TaskBound) else retriever
 

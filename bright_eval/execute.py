@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .components import HasStats, Query, RewriteStats
+from .components import HasStats, Query, RetrieverStats, RewriteStats
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
 from .plan import Cell, Plan, identity_fingerprint
@@ -217,7 +217,8 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
               "corpus_origin": corpus.origin, "n_queries": len(data.examples), "n_docs": len(corpus)},
         metrics=mean_metrics(per_query), per_query=per_query,
         queries={ex.id: {"original": ex.query, "rewritten": texts[ex.id]} for ex in data.examples},
-        rewriter_stats=rw_stats, warnings=warnings, run_file=run_file, timings=timings,
+        rewriter_stats=rw_stats, retriever_stats=dict(retriever.stats) if isinstance(retriever, RetrieverStats) else {},
+        warnings=warnings, run_file=run_file, timings=timings,
     )
     record.identity_fingerprint = identity_fingerprint(cell.identity, texts)
     timings["write_s"] = time.perf_counter() - t0

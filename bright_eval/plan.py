@@ -22,7 +22,7 @@ from .data import DataSource, Example, examples_fingerprint
 from .errors import BrightEvalError
 from .io import Fingerprint, check_writable_dir, fingerprint_of
 from .record import ResultRecord, settings_tag
-from .registry import parse_args
+from .registry import split_options, split_top_level
 from .results import read_result, result_path
 from .tasks import parse_tasks
 
@@ -40,32 +40,14 @@ class ComponentRef:
 
     @classmethod
     def parse(cls, text: str, args: dict[str, Any] | None = None) -> "ComponentRef":
-        """'bm25' or 'bm25(k1=1.2,b=0.75)' (the form results are named by). A trailing '(...)' that is
-        not key=value pairs belongs to the spec, as in 'fuse:rrf(bm25,e5-mistral-7b)'."""
-        text = text.strip()
-        if text.endswith(")") and "(" in text:
-            head, _, inner = text[:-1].rpartition("(")
-            if head and all("=" in p for p in _split(inner)):
-                return cls(head, {**parse_args(inner, text), **(args or {})})
-        return cls(text, dict(args or {}))
-
-
-def _split(text: str) -> list[str]:
-    """Split at commas outside parentheses."""
-    out, depth, cur = [], 0, []
-    for ch in text:
-        if ch == "," and depth == 0:
-            out.append("".join(cur))
-            cur = []
-            continue
-        depth += (ch == "(") - (ch == ")")
-        cur.append(ch)
-    out.append("".join(cur))
-    return [p.strip() for p in out if p.strip()]
+        """'bm25' or 'bm25(k1=1.2,b=0.75)' (the form results are named by); `args` add to those."""
+        spec, inline = split_options(text)
+        return cls(spec, {**inline, **(args or {})})
 
 
 def parse_refs(text: str | list[str]) -> list[ComponentRef]:
-    items = _split(text) if isinstance(text, str) else [t for t in text if t.strip()]
+    items = split_top_level(text) if isinstance(text, str) else [t for t in text if t.strip()]
+    items = [t for t in items if t]
     return [ComponentRef.parse(t) for t in items]
 
 

@@ -42,6 +42,7 @@ class ResultRecord:
     data: dict[str, Any] = field(default_factory=dict)
     queries: dict[str, dict[str, str]] = field(default_factory=dict)
     rewriter_stats: dict[str, Any] = field(default_factory=dict)
+    retriever_stats: dict[str, Any] = field(default_factory=dict)  # e.g. an API embedder's requests and cost
     warnings: list[str] = field(default_factory=list)
     run_file: str | None = None
     timings: dict[str, float] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
@@ -75,6 +76,47 @@ def parse_args(text: str | None, option: str) -> dict[str, Any]:
     for k, v in raw.items():
         out[k] = parse_value(v)
     return out
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside parentheses: 'a,fuse:rrf(b,c)' -> ['a', 'fuse:rrf(b,c)']."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise BrightEvalError(f"unbalanced ')' in '{text}'")
+        if ch == sep and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    if depth:
+        raise BrightEvalError(f"unbalanced '(' in '{text}'")
+    parts.append("".join(cur).strip())
+    return parts
+
+
+_OPTION = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
+
+
+def split_options(text: str) -> tuple[str, dict[str, Any]]:
+    """'bm25(k1=1.2,b=0.75)' -> ('bm25', {'k1': 1.2, 'b': 0.75}), the form components are named by.
+    A trailing '(...)' that does not start with key=value belongs to the name: 'fuse:rrf(bm25,e5)'."""
+    text = text.strip()
+    if not text.endswith(")"):
+        return text, {}
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += (text[i] == ")") - (text[i] == "(")
+        if depth == 0:
+            break
+    head, inner = text[:i].strip(), text[i + 1:-1]
+    if not head or depth or not _OPTION.match(inner):
+        return text, {}
+    return head, parse_args(inner, text)
 
 
 def _fmt(value: Any) -> str:

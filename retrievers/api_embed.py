@@ -214,15 +214,15 @@ class ApiEmbedRetriever:
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
 
     # -- index -----------------------------------------------------------------------------------
-    def embedding_key(self, corpus) -> str:
+    def embedding_key(self, corpus_fingerprint: str) -> str:
         return self.cache.key(kind="api-doc-embeddings", spec={k: v for k, v in self.spec().items() if k != "name"},
-                              corpus=corpus.fingerprint, role="document")
+                              corpus=corpus_fingerprint, role="document")
 
-    def is_cached(self, corpus) -> bool:
-        return self.cache.has(KIND, self.embedding_key(corpus))
+    def is_cached(self, corpus_fingerprint: str) -> bool:
+        return self.cache.has(KIND, self.embedding_key(corpus_fingerprint))
 
     def index(self, corpus) -> None:
-        key = self.embedding_key(corpus)
+        key = self.embedding_key(corpus.fingerprint)
         if self.cache.has(KIND, key):
             self.cache.hit(KIND)
         else:

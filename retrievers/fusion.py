@@ -19,8 +19,9 @@ import copy
 import math
 import re
 
-from bright_eval.components import IndexCache, Retriever, bind
+from bright_eval.components import IndexCache, Retriever, RetrieverStats, bind
 from bright_eval.errors import BrightEvalError
+from bright_eval.registry import split_options, split_top_level
 
 METHODS = ("rrf", "interp")
 NORMS = ("min-max", "z-score", "none")
@@ -28,28 +29,6 @@ Scores = dict[str, float]
 
 
 # -- parsing ---------------------------------------------------------------------------------------
-def split_top_level(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses: 'a,fuse:rrf(b,c)' -> ['a', 'fuse:rrf(b,c)']. Also what a
-    command line needs to split a list of retriever names that holds fused ones."""
-    parts, depth, cur = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise BrightEvalError(f"unbalanced ')' in '{text}'")
-        if ch == sep and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    if depth:
-        raise BrightEvalError(f"unbalanced '(' in '{text}'")
-    parts.append("".join(cur).strip())
-    return parts
-
-
 def parse(arg: str) -> tuple[str, list[str]]:
     """'rrf(bm25,bge-large-en-v1.5)' -> ('rrf', ['bm25', 'bge-large-en-v1.5'])."""
     m = re.fullmatch(r"\s*([a-z-]+)\s*\((.*)\)\s*", arg, flags=re.S)
@@ -67,19 +46,10 @@ def parse(arg: str) -> tuple[str, list[str]]:
 def create_child(spec: str, cache=None) -> Retriever:
     """A child by registry name, optionally with options: 'bm25' or 'bm25(k1=1.2,b=0.5)'. A name the
     registry knows as a whole (e.g. a nested 'fuse:rrf(a,b)') is taken as it is."""
-    from bright_eval.registry import parse_args
-
     from . import RETRIEVERS
 
-    try:
-        RETRIEVERS.lookup(spec)
-        return RETRIEVERS.create(spec, cache=cache)
-    except BrightEvalError:
-        m = re.fullmatch(r"(.+?)\((.*)\)", spec.strip(), flags=re.S)
-        if not m:
-            raise
-        head = m.group(1)
-        return RETRIEVERS.create(head, parse_args(m.group(2), f"options of '{head}'"), cache=cache)
+    name, options = split_options(spec)
+    return RETRIEVERS.create(name, options, cache=cache)
 
 
 # -- fusion ----------------------------------------------------------------------------------------
@@ -164,7 +134,7 @@ class FusedRetriever:
     @property
     def stats(self) -> dict:
         """Children's counters (API calls, tokens, cost), by child name."""
-        return {c.name: c.stats for c in self.children if isinstance(getattr(c, "stats", None), dict)}
+        return {c.name: c.stats for c in self.children if isinstance(c, RetrieverStats)}
 
     def index(self, corpus) -> None:
         for c in self.children:
@@ -190,8 +160,8 @@ class FusedRetriever:
 class CachedFusedRetriever(FusedRetriever):
     """Used when every child can tell whether its index is cached (components.IndexCache)."""
 
-    def is_cached(self, corpus) -> bool:
-        return all(c.is_cached(corpus) for c in self.children)
+    def is_cached(self, corpus_fingerprint: str) -> bool:
+        return all(c.is_cached(corpus_fingerprint) for c in self.children)
 
 
 def make(arg: str, cache=None, k: float = 60, weights: list[float] | None = None, norm: str = "min-max",

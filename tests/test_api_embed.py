@@ -171,7 +171,7 @@ def test_each_api_shape_retries_cost_and_cache(name, api, small, tmp_path):
     # Same cache, no key: the index and the queries come from the cache, with no request at all.
     before = len(api.requests)
     again = RETRIEVERS.create(name, opts, cache=ArtifactCache(tmp_path))
-    assert again.is_cached(corpus)
+    assert again.is_cached(corpus.fingerprint)
     again.index(corpus)
     assert again.search(queries, k=5, exclude={exs[0].id: {f"a{exs[0].id}"}}) == run
     assert len(api.requests) == before and again.stats["requests"] == 0 and again.cache.hits[KIND] == 2
@@ -184,7 +184,7 @@ def test_interrupted_embedding_resumes(api, small, tmp_path):
     first = RETRIEVERS.create("voyage-large-2-instruct", opts, cache=ArtifactCache(tmp_path))
     with pytest.raises(BrightEvalError, match="HTTP 400 .*invalid request"):
         first.index(corpus)
-    assert not first.is_cached(corpus)
+    assert not first.is_cached(corpus.fingerprint)
     api.break_after = None
     api.requests.clear()
     resumed = RETRIEVERS.create("voyage-large-2-instruct", opts, cache=ArtifactCache(tmp_path))

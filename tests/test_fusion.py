@@ -12,7 +12,8 @@ from bright_eval.components import IndexCache, TaskBound
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.retrievers import RETRIEVERS
-from bright_eval.retrievers.fusion import FusedRetriever, interpolate, normalise, parse, rrf, split_top_level
+from bright_eval.registry import split_top_level
+from bright_eval.retrievers.fusion import FusedRetriever, interpolate, normalise, parse, rrf
 
 A = {"a": 3.0, "b": 2.0, "c": 1.0}
 B = {"c": 0.9, "d": 0.5}
@@ -121,9 +122,9 @@ def proxy_runs(make_proxy, tmp_path_factory):
     assert isinstance(fused, TaskBound) and isinstance(fused, IndexCache)
     bound = fused.for_task("biology")
     assert fused.children[1].task is None and bound.children[1].task == "biology"  # a copy; the original is untouched
-    assert not bound.is_cached(corpus)
+    assert not bound.is_cached(corpus.fingerprint)
     bound.index(corpus)
-    assert bound.is_cached(corpus)
+    assert bound.is_cached(corpus.fingerprint)
     queries = {e.id: e.query for e in exs}
     runs = [c.search(queries, k=30) for c in bound.children]
     return bound, queries, runs, exs, corpus
