@@ -5,7 +5,7 @@ SHARED=${1:-../shared/bright}
 BIN=${BIN:-.venv/bin}
 PROXY=${PROXY:-${TMPDIR:-/tmp}/bright-eval-proxy}  # fixed, so a rerun reuses every finished cell
 export HF_HUB_OFFLINE=1
-"$BIN/bright-eval" data proxy --data-dir "$SHARED" --to "$PROXY"
+"$BIN/bright-eval" data proxy --data-dir "$SHARED" --out "$PROXY"
 "$BIN/bright-eval" matrix \
     --rewriters original,bright:TongSearch-QR-1.5B,bright:TongSearch-QR-7B \
     --retrievers bm25,bm25-lucene,all-minilm-l6-v2 \

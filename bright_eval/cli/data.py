@@ -52,7 +52,7 @@ DataRevision = typer.Option(None, "--revision", envvar="BRIGHT_REVISION", help="
 
 @data_app.command("export")
 def export(
-    to: Path = typer.Option(..., "--to", help="Folder to write the mirror into (created)."),
+    to: Path = typer.Option(..., "--out", "-o", "--to", help="Folder to write the mirror into (created)."),
     tasks: str = Tasks,
     data_dir: OptPath = DataDir,
     hub_repo: Optional[str] = HubRepo,
@@ -66,7 +66,7 @@ def export(
     For offline clusters. The source and its revision are recorded in SOURCE.json (or the README)."""
     if layout not in ("folder", "hub"):
         raise BrightEvalError(f"--layout must be folder or hub, got '{layout}'")
-    check_writable_dir(to, "--to")
+    check_writable_dir(to, "--out")
     source = get_source(data_dir, hub_repo, revision)
     task_list = parse_tasks(tasks)
     names = reasoning_names(source) if reasoning else []
@@ -108,7 +108,7 @@ def _export_task(source, folder: Path, task: str, long_documents: bool, names: l
 
 @data_app.command("proxy")
 def proxy(
-    to: Path = typer.Option(..., "--to", help="Folder to write the proxy data set into."),
+    to: Path = typer.Option(..., "--out", "-o", "--to", help="Folder to write the proxy data set into."),
     data_dir: OptPath = DataDir,
     tasks: str = typer.Option(",".join(__import__("bright_eval.proxy", fromlist=["SE_TASKS"]).SE_TASKS), "--tasks",
                               help="Stack Exchange tasks to include (they carry gold_answer)."),
@@ -117,6 +117,6 @@ def proxy(
     Real text, real queries, NOT BRIGHT's corpus: for machines without BRIGHT's documents."""
     from bright_eval.proxy import build_proxy
 
-    check_writable_dir(to, "--to")
+    check_writable_dir(to, "--out")
     counts = build_proxy(get_source(data_dir), to, tuple(parse_tasks(tasks)))
     err.print(f"proxy written to {to}: {sum(counts.values())} queries over {len(counts)} tasks, {sum(counts.values())} answers in the pool")

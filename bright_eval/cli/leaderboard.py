@@ -30,13 +30,13 @@ def leaderboard(
     reported_filter: Optional[str] = typer.Option(None, "--reported-filter", help="Keep reported rows whose source/system contains this text, e.g. 2407.12883."),
     reported_file: OptPath = typer.Option(None, "--reported-file", help="Another reported.tsv (columns: source, via, rewriter, retriever, task, ndcg@10)."),
     digits: int = typer.Option(1, "--digits", min=0, max=6, help="Decimals in table, Markdown and LaTeX (CSV and JSON are unrounded)."),
-    output: OptPath = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    output: OptPath = typer.Option(None, "--out", "-o", "--output", help="Write to this file instead of stdout."),
 ) -> None:
     """One row per (rewriter, retriever), per-task columns in BRIGHT's order and the average."""
     if fmt not in FORMATS:
         raise BrightEvalError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if output is not None:
-        check_writable_file(output, "--output")
+        check_writable_file(output, "--out")
     if not Path(results_dir).exists():
         raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
     if not Path(results_dir).is_dir():
