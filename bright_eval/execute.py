@@ -213,7 +213,7 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     record = ResultRecord.build(
         identity=cell.identity,
         task=task, rewriter=cell.rewriter, retriever=cell.retriever, reranker=cell.reranker, settings=cell.settings,
-        data={"source": plan.source.description, "examples_fingerprint": data.examples_fp, "documents_fingerprint": corpus.fingerprint,
+        data={"source": plan.source.description, "revision": _revision(plan.source), "examples_fingerprint": data.examples_fp, "documents_fingerprint": corpus.fingerprint,
               "corpus_origin": corpus.origin, "n_queries": len(data.examples), "n_docs": len(corpus)},
         metrics=mean_metrics(per_query), per_query=per_query,
         queries={ex.id: {"original": ex.query, "rewritten": texts[ex.id]} for ex in data.examples},
@@ -225,6 +225,14 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     write_result(cell.path, record)
     record.path = str(cell.path)
     return record
+
+
+def _revision(source) -> str | None:
+    """Which BRIGHT this is: the hub commit (BRIGHT's numbers changed between its 2024 and 2025
+    versions); a local folder is named by the content fingerprints recorded beside it."""
+    from .data import HubSource
+
+    return source.revision_id if isinstance(source, HubSource) else None
 
 
 def _append_run_log(plan: Plan, cells: list[CellResult], seconds: float, interrupted: bool) -> None:

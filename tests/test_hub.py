@@ -121,6 +121,11 @@ def test_results_through_the_hub_equal_the_data_dir(hub_repo, data_dir, tmp_path
         assert 0 < base["biology"]["ndcg@10"] < 1
         assert results[(rewriter, "hub")] == base and results[(rewriter, "exported")] == base
     assert results[("original", "local")] != results[("bright:TongSearch-QR-7B", "local")]
+    # Every results file says which BRIGHT it came from: the hub commit, or none for a folder.
+    from bright_eval.results import load_results
+
+    assert {r.data["revision"] for r in load_results(tmp_path / "runs" / "hub")} == {sources["hub"].revision_id}
+    assert {r.data["revision"] for r in load_results(tmp_path / "runs" / "local")} == {None}
 
 
 def test_export_round_trip_is_byte_identical(hub_repo, data_dir, tmp_path):

@@ -15,12 +15,11 @@ from bright_eval.io import atomic_write_text, check_writable_dir, write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
-from .options import DataDir, OptPath, Tasks
+from .options import DataDir, HubRepo, OptPath, Tasks
 from .render import out
 
 data_app = typer.Typer(help="Inspect BRIGHT data and make local mirrors.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
 
 @data_app.command("check")
 def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
@@ -44,19 +43,14 @@ def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
                       str(sum(1 for e in exs if e.excluded_ids)), n_docs, missing)
     out.print(table)
 
-
-HubRepo = typer.Option(None, "--hub-repo", envvar="BRIGHT_HUB_REPO",
-                       help="A hub mirror of BRIGHT: a dataset repo id or a local repository in its layout (default xlangai/BRIGHT).")
-DataRevision = typer.Option(None, "--revision", envvar="BRIGHT_REVISION", help="Pin BRIGHT's hub revision (branch, tag or commit).")
-
-
 @data_app.command("export")
 def export(
     to: Path = typer.Option(..., "--out", "-o", "--to", help="Folder to write the mirror into (created)."),
     tasks: str = Tasks,
     data_dir: OptPath = DataDir,
     hub_repo: Optional[str] = HubRepo,
-    revision: Optional[str] = DataRevision,
+    revision: Optional[str] = typer.Option(None, "--revision", "--data-revision", envvar="BRIGHT_REVISION",
+                                           help="Pin BRIGHT's hub revision (branch, tag or commit)."),
     layout: str = typer.Option("folder", "--layout", help="folder (what --data-dir reads) or hub (xlangai/BRIGHT's parquet layout, for --hub-repo or an upload)."),
     long_documents: bool = typer.Option(True, "--long-documents/--no-long-documents"),
     reasoning: bool = typer.Option(True, "--reasoning/--no-reasoning", help="Also export the precomputed reasoning queries."),
@@ -82,7 +76,6 @@ def export(
         rev = source.revision_id if isinstance(source, HubSource) else None
         atomic_write_text(to / "SOURCE.json", json.dumps({"source": source.description, "revision_id": rev}, indent=1) + "\n")
 
-
 def _export_task(source, folder: Path, task: str, long_documents: bool, names: list[str]) -> None:
     exs = source.examples(task)
     write_jsonl(folder / "examples.jsonl", (e.to_record() for e in exs))
@@ -104,7 +97,6 @@ def _export_task(source, folder: Path, task: str, long_documents: bool, names: l
             continue  # this task has no such set
         write_jsonl(folder / "reasoning" / f"{name}.jsonl", ({"id": k, "query": v} for k, v in rs.items()))
     err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {folder}")
-
 
 @data_app.command("proxy")
 def proxy(

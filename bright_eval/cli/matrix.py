@@ -23,7 +23,7 @@ from bright_eval.matrix import build_request, read_config
 from bright_eval.plan import Plan, Request, make_plan
 
 from . import app, err
-from .options import OptPath
+from .options import DataRevision, HubRepo, OptPath
 from .render import check_format, out
 
 
@@ -66,10 +66,11 @@ class LiveGrid:
 
 
 def run_request(request: Request, data_dir: Optional[Path], results: Path, cache: ArtifactCache, overwrite: bool,
-                dry_run: bool, fmt: str, live: bool = True) -> list[CellResult]:
+                dry_run: bool, fmt: str, live: bool = True, hub_repo: Optional[str] = None,
+                data_revision: Optional[str] = None) -> list[CellResult]:
     """The one driver behind `run` and `matrix`: plan, say what is blocked, execute, report.
     `live=False` leaves the per-cell lines to the caller (`run` prints its own table)."""
-    source = get_source(data_dir)
+    source = get_source(data_dir, hub_repo, data_revision)
     plan = make_plan(request, source, results, cache, overwrite)
     if dry_run:
         if fmt == "json":
@@ -163,6 +164,8 @@ def matrix(
     rerank_depth: Optional[int] = typer.Option(None, "--rerank-depth", min=1, help="First-stage documents reranked (default 100)."),
     rerank_query: Optional[str] = typer.Option(None, "--rerank-query", help="original (BRIGHT's choice, default) or rewritten."),
     data_dir: OptPath = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR", help="Local BRIGHT folder; default: the HF hub."),
+    hub_repo: Optional[str] = HubRepo,
+    data_revision: Optional[str] = DataRevision,
     results_dir: OptPath = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR", help="Results folder (default results/runs)."),
     cache_dir: OptPath = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE", help="Cache for indexes, embeddings, rewrites."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
@@ -185,6 +188,7 @@ def matrix(
                             rerank_query=pick(rerank_query, "rerank_query", "original"))
     results = Path(pick(results_dir, "results_dir", Path("results/runs")))
     cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
-    cells = run_request(request, pick(data_dir, "data_dir", None), results, cache, overwrite, dry_run, fmt)
+    cells = run_request(request, pick(data_dir, "data_dir", None), results, cache, overwrite, dry_run, fmt,
+                        hub_repo=hub_repo, data_revision=data_revision)
     if not dry_run:
         summarize(cells, cache, results, fmt)

@@ -16,6 +16,9 @@ Format = typer.Option("table", "--format", help="table (rich) or json (one JSON 
 TopK = typer.Option(1000, "--top-k", min=1, help="Ranking depth kept per query (BRIGHT: 1000).")
 
 OptPath = Optional[Path]
+HubRepo = typer.Option(None, "--hub-repo", envvar="BRIGHT_HUB_REPO",
+                       help="A mirror of xlangai/BRIGHT: a hub repo id or a local dataset repository (ignored with --data-dir).")
+DataRevision = typer.Option(None, "--data-revision", envvar="BRIGHT_REVISION", help="Pin BRIGHT's hub revision (branch, tag or commit).")
 
 # Rewriter options (used by `run` and `rewrite`); None means "the rewriter's default".
 Compose = typer.Option(None, "--compose", help="replace (TongSearch-QR's protocol) or original+rewrite (concatenate).")

@@ -18,7 +18,7 @@ from bright_eval.trec import read_run
 
 from . import app, err
 from .matrix import run_request, summarize
-from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, Format, MaxNewTokens, MaxRetries, OptPath,
+from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, DataRevision, Format, HubRepo, MaxNewTokens, MaxRetries, OptPath,
                       ResultsDir, Revision, Tasks, Temperature, TensorParallel, Think, TopK, rewriter_options)
 from .render import check_format, emit
 
@@ -36,6 +36,8 @@ def run(
     tasks: str = Tasks,
     top_k: int = TopK,
     data_dir: OptPath = DataDir,
+    hub_repo: Optional[str] = HubRepo,
+    data_revision: Optional[str] = DataRevision,
     results_dir: Path = ResultsDir,
     cache_dir: OptPath = CacheDir,
     long_documents: bool = typer.Option(False, "--long-documents", help="Retrieve over BRIGHT's long documents."),
@@ -59,7 +61,8 @@ def run(
     request = build_request([rewriter], [retriever], tasks, conf, top_k=top_k, long_documents=long_documents,
                             rerankers=[reranker] if reranker else None, rerank_depth=rerank_depth, rerank_query=rerank_query)
     cache = ArtifactCache(cache_dir)
-    cells = run_request(request, data_dir, results_dir, cache, overwrite, dry_run, fmt, live=False)
+    cells = run_request(request, data_dir, results_dir, cache, overwrite, dry_run, fmt, live=False, hub_repo=hub_repo,
+                        data_revision=data_revision)
     if dry_run:
         return
     last = [c for c in cells if (c.reranker is not None) == bool(reranker)]  # with a reranker, its cells are the answer
