@@ -10,7 +10,7 @@ import pytest
 
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.rewriters.prompts import tsqr_user_message
+from bright_eval.rewriters.prompts import THINK_SYSTEM_TRAIN, TSQR_TRAIN_PREFIX
 from bright_eval.training.data import PrepareConfig, prepare, select_references, site_of
 from bright_eval.training.leakage import LeakageGuard, normalise
 
@@ -58,7 +58,10 @@ def test_prepare_fixture_counts_columns_and_card(prepared, shared_bright):
     df = pd.read_parquet(out / "train.parquet")
     assert set(df.columns) >= {"id", "site", "question", "prompt", "positives", "negatives", "think"}
     row = df[df["id"] == "stackoverflow/111"].iloc[0]
-    assert list(row["prompt"]) == [{"role": "user", "content": tsqr_user_message(row["question"])}]
+    # The released rows: an empty system message, then "...Question: <question>" with nothing after it
+    # (build_dataset.py:72-75 over sample_stackexchange.py:29-35,80).
+    assert list(row["prompt"]) == [{"role": "system", "content": ""}, {"role": "user", "content": TSQR_TRAIN_PREFIX + row["question"]}]
+    assert row["prompt"][1]["content"].startswith("Instructions:\n1. Identify the essential problem.\n")
     assert row["positives"][0].startswith("append adds its argument")
     assert list(row["negatives"]) == []  # the other answer scores 4: neither positive nor negative
     assert "Use append for one item" not in " ".join(row["positives"])
@@ -108,7 +111,8 @@ def test_think_mode_adds_the_system_prompt(tmp_path, shared_bright):
     card, _ = prepare(PrepareConfig(think=True, sites=("math",)), tmp_path / "d", LocalSource(shared_bright), input_path=FIXTURE)
     df = pd.read_parquet(tmp_path / "d" / "train.parquet")
     prompt = list(df.iloc[0]["prompt"])
-    assert prompt[0]["role"] == "system" and "<answer>" in prompt[0]["content"] and bool(df.iloc[0]["think"])
+    assert prompt[0] == {"role": "system", "content": THINK_SYSTEM_TRAIN} and bool(df.iloc[0]["think"])
+    assert ", respectively, i.e.," in prompt[0]["content"]  # the training wording (build_dataset.py:44)
 
 
 def test_malformed_input_names_file_line_and_field(tmp_path, shared_bright):
