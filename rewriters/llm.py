@@ -63,6 +63,13 @@ class LLMRewriter:
         self.cache = RewriteCache(root / "rewrites" / "rewrites.sqlite")
         self.stats = RewriteStats()
         self._lock = threading.Lock()
+        self._identity: dict | None = None
+
+    def identity(self) -> dict:
+        """The backend's description, computed once (it may stat a checkpoint folder or probe CUDA)."""
+        if self._identity is None:
+            self._identity = self.backend.describe()
+        return self._identity
 
     def messages(self, text: str) -> list[dict]:
         return eval_messages(self.prompt, text, self.think)
@@ -73,14 +80,14 @@ class LLMRewriter:
 
     def spec(self) -> dict:
         sampling = self.sampling.to_dict()
-        return {"name": self.name, "kind": "llm", "model": self.backend.describe(), "prompt": self.prompt,
+        return {"name": self.name, "kind": "llm", "model": self.identity(), "prompt": self.prompt,
                 "messages": self.messages("{question}"), "think": self.think, "sampling": sampling,
                 "sent": self.backend.wire(sampling), "compose": self.compose_mode}
 
     def _key(self, text: str) -> str:
         # Everything that changes the text: model identity (incl. revision, endpoint, dtype), the full
         # chat, every decoding parameter and the seed.
-        return fingerprint_of({"v": CACHE_KEY_VERSION, "model": self.backend.describe(), "messages": self.messages(text),
+        return fingerprint_of({"v": CACHE_KEY_VERSION, "model": self.identity(), "messages": self.messages(text),
                                "sampling": self.sampling.to_dict()})
 
     def is_cached(self, queries: list[Query]) -> bool:
@@ -88,7 +95,7 @@ class LLMRewriter:
         return len(self.cache.get_many(keys)) == len(keys)
 
     def _generate(self, pending: list[tuple[str, Query]], found: dict[str, CachedRewrite]) -> None:
-        model_id = str(self.backend.describe().get("model"))
+        model_id = str(self.identity().get("model"))
         sampling = self.sampling.to_dict()
         batches = [pending[i:i + self.batch_size] for i in range(0, len(pending), self.batch_size)]
         for batch in progress(batches, total=len(batches), description=f"{self.name}: rewriting {len(pending)} queries"):
