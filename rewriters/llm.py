@@ -48,12 +48,12 @@ class Backend(Protocol):
 
 
 class LLMRewriter:
-    def __init__(self, name: str, backend: Backend, sampling: Sampling = Sampling(), prompt: str = "tsqr", think: bool = False,
+    def __init__(self, name: str, backend: Backend, sampling: Sampling | None = None, prompt: str = "tsqr", think: bool = False,
                  compose_mode: str = "replace", cache: ArtifactCache | None = None, batch_size: int = 16,
                  prices: tuple[float, float] | None = None):
         self.name = name
         self.backend = backend
-        self.sampling = sampling
+        self.sampling = sampling or Sampling()
         self.prompt = check_prompt(prompt)
         self.think = think
         self.compose_mode = check_mode(compose_mode)

@@ -12,8 +12,7 @@ import pytest
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.rewriters import REWRITERS, Query
-from bright_eval.rewriters import published
+from bright_eval.rewriters import REWRITERS, Query, published
 
 
 def pony(shared_bright):

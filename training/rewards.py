@@ -159,6 +159,14 @@ class QueryReward:
             out.append(comp)
         return out
 
+    def originals(self, prompts, questions) -> list[str]:
+        """q per row: the prompt's user turn (released) or the bare question (reward.original)."""
+        if self.config.original == "question":
+            return list(questions)
+        if prompts is None:
+            raise BrightEvalError("reward: original=prompt needs the prompts (TRL passes them); or set reward.original=question")
+        return [user_turn(p) for p in prompts]
+
     def _truncated(self, completion_ids) -> list[bool] | None:
         if completion_ids is None or not self.max_completion_length:
             return None
@@ -169,10 +177,7 @@ class QueryReward:
                  negatives=None, think=None, log_metric=None, log_extra=None, **_) -> list[float]:
         if question is None or positives is None:
             raise BrightEvalError("reward: the training set needs columns 'question' and 'positives' (build it with `bright-eval train prepare`)")
-        if self.config.original == "prompt" and prompts is None:
-            raise BrightEvalError("reward: original=prompt needs the prompts (TRL passes them); or set reward.original=question")
-        originals = list(question) if self.config.original == "question" else [user_turn(p) for p in prompts]
-        comps = self.score(originals, [_text(c) for c in completions], positives, negatives, think,
+        comps = self.score(self.originals(prompts, question), [_text(c) for c in completions], positives, negatives, think,
                            self._truncated(completion_ids))
         if log_metric is not None:
             for key in ("gain_pos", "gain_neg", "score_pos", "score_pos_original", "query_chars"):

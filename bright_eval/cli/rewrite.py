@@ -18,7 +18,7 @@ from bright_eval.io import write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
-from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, DecodingOpt, MaxNewTokens, MaxRetries,
+from .options import (Backend, BaseUrl, BatchSize, CacheDir, Compose, Concurrency, DataDir, DecodingOpt, MaxNewTokens, MaxRetries,
                       OptPath, Prompt, Revision, RewriterArgs, Seed, Tasks, Temperature, TensorParallel, Think, rewriter_options)
 from .render import out
 
