@@ -1,7 +1,7 @@
 """Prompts and the answer parser, pinned to TongSearch-QR's released code (bigai-nlco/TongSearch-QR @
 1cdf6a48) and BRIGHT's reason.py, and the chat text they render to under Qwen2.5's chat template
-(tests/fixtures/qwen2.5-instruct.chat_template.jinja, the template of the Qwen2.5-Instruct models
-TongSearch-QR is trained from)."""
+(tests/fixtures/qwen2.5-instruct.chat_template.jinja: the `chat_template` of the Qwen2.5-Instruct
+tokenizers TongSearch-QR is trained from, byte for byte as Qwen ships it, Apache-2.0)."""
 
 from pathlib import Path
 
