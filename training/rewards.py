@@ -15,28 +15,34 @@ Two formulations, both returning their components (not only the total) for loggi
       r = 1  if  m(q') > m(q)  else 0,   m(x) = mean_{D+} s(x, d) - [mean_{D-} s(x, d) if D- else 0]
   i.e. a binary, rule-based outcome computed from model scores (hence "semi"-rule).
 
-Format handling, as in the released code: text before "<|im_start|>assistant" is dropped; in think
-mode the query is the content of ``<think>...</think> <answer>...</answer>`` and a completion without
-that block is unparsable; an empty query is unparsable; unparsable -> ``unparsable`` (-1). The
-released code scores truncated completions like any other (in think mode they fail to parse, which
-is its only length penalty); ``truncated`` (a number) penalises completions that hit
-max_completion_length without an end-of-sequence token instead.
+Format handling is the released code's, through the one parser shared with the rewriters
+(`bright_eval.rewriters.prompts.reward_query`, reward.py:12-34): text before "<|im_start|>assistant"
+is dropped; in think mode the query is the content of ``<think>...</think> <answer>...</answer>`` and
+a completion without that block is unparsable; an empty query is unparsable; unparsable ->
+``unparsable`` (-1). The released code scores truncated completions like any other (in think mode
+they fail to parse, which is its only length penalty); ``truncated`` (a number) penalises
+completions that hit max_completion_length without an end-of-sequence token instead.
+
+The original question q: the released reward embeds what build_dataset.py calls `query`
+(reward.py:55,65), which is the same string as the row's user turn (build_dataset.py:59,74,82): the
+whole instruction, "Question: " and the question (sample_stackexchange.py:29-35,80). ``original:
+prompt`` (default) reproduces that by taking the prompt's user turn; ``original: question`` embeds
+the bare question instead.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 
 from bright_eval.errors import BrightEvalError
+from bright_eval.rewriters.prompts import reward_query
 
 KINDS = ("advantage", "semi-rule")
-_THINK = re.compile(r"<think>.*?</think>\s*<answer>(.*?)</answer>", re.DOTALL)
-_ASSISTANT = "<|im_start|>assistant"
+ORIGINALS = ("prompt", "question")
 
 
 @dataclass
@@ -46,27 +52,19 @@ class RewardConfig:
     negative_weight: float = 0.0
     unparsable: float = -1.0
     truncated: float | None = None
+    original: str = "prompt"  # what q is: the prompt's user turn (released) or the bare question
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise BrightEvalError(f"reward.kind must be one of {', '.join(KINDS)}, got '{self.kind}'")
+        if self.original not in ORIGINALS:
+            raise BrightEvalError(f"reward.original must be one of {', '.join(ORIGINALS)}, got '{self.original}'")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if self.kind == "semi-rule":
             d["note"] = "our reading of arXiv 2506.11603 Sec. 3 (exact formula not retrieved)"
         return d
-
-
-def extract_query(completion: str, think: bool) -> str:
-    """The reasoned query in a completion, or "" when it cannot be parsed."""
-    text = completion.split(_ASSISTANT, 1)[1] if _ASSISTANT in completion else completion
-    if think:
-        m = _THINK.search(text)
-        if not m:
-            return ""
-        text = m.group(1)
-    return text.strip()
 
 
 def _text(completion) -> str:
@@ -76,6 +74,16 @@ def _text(completion) -> str:
     if isinstance(completion, (list, tuple)) and completion and isinstance(completion[-1], dict):
         return str(completion[-1].get("content", ""))
     raise TypeError(f"unexpected completion type {type(completion).__name__}")
+
+
+def user_turn(prompt) -> str:
+    """The released `query`: the user turn of a conversational prompt (a plain prompt is itself)."""
+    if isinstance(prompt, str):
+        return prompt
+    users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        raise BrightEvalError("reward: a prompt without a user turn; rebuild the training set with `bright-eval train prepare`")
+    return str(users[-1])
 
 
 class QueryReward:
@@ -96,7 +104,8 @@ class QueryReward:
     def score(self, questions: Sequence[str], completions: Sequence[str], positives: Sequence[Sequence[str]],
               negatives: Sequence[Sequence[str]] | None = None, think: Sequence[bool] | None = None,
               truncated: Sequence[bool] | None = None) -> list[dict]:
-        """One dict of components per completion; `total` is the reward."""
+        """One dict of components per completion; `total` is the reward. `questions` are the texts
+        the completions are compared with (q, see the module docstring)."""
         n = len(completions)
         if not (len(questions) == len(positives) == n):
             raise ValueError(f"reward: {n} completions but {len(questions)} questions and {len(positives)} positive lists")
@@ -104,7 +113,7 @@ class QueryReward:
         think = think if think is not None else [False] * n
         truncated = truncated if truncated is not None else [False] * n
         cfg = self.config
-        queries = [extract_query(c, bool(t)) for c, t in zip(completions, think)]
+        queries = [reward_query(c, bool(t)) for c, t in zip(completions, think)]
 
         # One scorer call for the whole group: distinct query texts x distinct documents.
         q_texts: dict[str, int] = {}
@@ -150,6 +159,14 @@ class QueryReward:
             out.append(comp)
         return out
 
+    def originals(self, prompts, questions) -> list[str]:
+        """q per row: the prompt's user turn (released) or the bare question (reward.original)."""
+        if self.config.original == "question":
+            return list(questions)
+        if prompts is None:
+            raise BrightEvalError("reward: original=prompt needs the prompts (TRL passes them); or set reward.original=question")
+        return [user_turn(p) for p in prompts]
+
     def _truncated(self, completion_ids) -> list[bool] | None:
         if completion_ids is None or not self.max_completion_length:
             return None
@@ -160,7 +177,7 @@ class QueryReward:
                  negatives=None, think=None, log_metric=None, log_extra=None, **_) -> list[float]:
         if question is None or positives is None:
             raise BrightEvalError("reward: the training set needs columns 'question' and 'positives' (build it with `bright-eval train prepare`)")
-        comps = self.score(list(question), [_text(c) for c in completions], positives, negatives, think,
+        comps = self.score(self.originals(prompts, question), [_text(c) for c in completions], positives, negatives, think,
                            self._truncated(completion_ids))
         if log_metric is not None:
             for key in ("gain_pos", "gain_neg", "score_pos", "score_pos_original", "query_chars"):

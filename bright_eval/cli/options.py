@@ -24,8 +24,12 @@ DataRevision = typer.Option(None, "--data-revision", envvar="BRIGHT_REVISION", h
 Compose = typer.Option(None, "--compose", help="replace (TongSearch-QR's protocol) or original+rewrite (concatenate).")
 Think = typer.Option(False, "--think", help="Think mode: ask for <think>/<answer> and keep the answer.")
 Backend = typer.Option(None, "--backend", help="Local models: auto (vLLM if installed and a GPU is visible), vllm, transformers.")
-MaxNewTokens = typer.Option(None, "--max-new-tokens", help="Generation budget per query (default 1024).")
-Temperature = typer.Option(None, "--temperature", help="0 = greedy (default, as TongSearch-QR's evaluation).")
+MaxNewTokens = typer.Option(None, "--max-new-tokens", help="Generation budget per query (default: the prompt's released setting, 500 for tsqr).")
+Temperature = typer.Option(None, "--temperature", help="Sampling temperature (default: the prompt's released setting; 0 = greedy).")
+Prompt = typer.Option(None, "--prompt", help="tsqr (TongSearch-QR's, default) or bright (BRIGHT's reason.py prompt, system message and sampling).")
+DecodingOpt = typer.Option(None, "--decoding", help="released (default: the prompt authors' sampling, fixed seed) or greedy.")
+Seed = typer.Option(None, "--seed", help="Sampling seed (default 0; recorded in the results).")
+RewriterArgs = typer.Option(None, "--rewriter-args", help="Rewriter options as k=v,... (see `bright-eval rewriters`), e.g. top_k=40,repetition_penalty=1.0.")
 BatchSize = typer.Option(None, "--batch-size", help="Queries per transformers generate() call (default 8).")
 BaseUrl = typer.Option(None, "--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 for `vllm serve`.")
 Concurrency = typer.Option(None, "--concurrency", help="Parallel API requests (default 8).")
@@ -37,3 +41,16 @@ Revision = typer.Option(None, "--revision", help="Model revision (hub branch, ta
 def rewriter_options(**opts) -> dict:
     """The options the user gave: an unset flag is left to the rewriter (which may not take it)."""
     return {k: v for k, v in opts.items() if v is not None and v is not False}
+
+
+def merge_args(text: str | None, flags: dict) -> dict:
+    """--rewriter-args k=v,... plus the explicit flags; the same option given twice must agree."""
+    from bright_eval.errors import BrightEvalError
+    from bright_eval.registry import parse_args
+
+    args = parse_args(text, "--rewriter-args")
+    for k, v in flags.items():
+        if k in args and args[k] != v:
+            raise BrightEvalError(f"option '{k}' given twice: --rewriter-args says {args[k]!r}, the flag says {v!r}")
+        args[k] = v
+    return args

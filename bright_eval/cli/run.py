@@ -18,8 +18,9 @@ from bright_eval.trec import read_run
 
 from . import app, err
 from .matrix import run_request, summarize
-from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, DataRevision, Format, HubRepo, MaxNewTokens, MaxRetries, OptPath,
-                      ResultsDir, Revision, Tasks, Temperature, TensorParallel, Think, TopK, rewriter_options)
+from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, DataRevision, DecodingOpt, Format, HubRepo,
+                      MaxNewTokens, MaxRetries, OptPath, Prompt, ResultsDir, Revision, RewriterArgs, Seed, Tasks, Temperature,
+                      TensorParallel, Think, TopK, merge_args, rewriter_options)
 from .render import check_format, emit
 
 
@@ -28,7 +29,7 @@ def run(
     rewriter: str = typer.Option("original", "--rewriter", "-r", help="Rewriter name (see `bright-eval rewriters`)."),
     retriever: str = typer.Option("bm25", "--retriever", "-m", help="Retriever name (see `bright-eval retrievers`)."),
     reranker: Optional[str] = typer.Option(None, "--reranker", help="Reranker name (see `bright-eval rerankers`); default none."),
-    rewriter_args: Optional[str] = typer.Option(None, "--rewriter-args", help="Rewriter options k=v,... (see `bright-eval rewriters`)."),
+    rewriter_args: Optional[str] = RewriterArgs,
     retriever_args: Optional[str] = typer.Option(None, "--retriever-args", help="Retriever options k=v,..., e.g. k1=1.2,b=0.75."),
     reranker_args: Optional[str] = typer.Option(None, "--reranker-args", help="Reranker options k=v,..."),
     rerank_depth: int = typer.Option(100, "--rerank-depth", min=1, help="First-stage documents reranked (BRIGHT: 10 or 100)."),
@@ -44,18 +45,20 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
     fmt: str = Format,
-    compose: str = Compose, think: bool = Think, backend: str = Backend, max_new_tokens: int = MaxNewTokens,
-    temperature: float = Temperature, batch_size: int = BatchSize, base_url: str = BaseUrl, concurrency: int = Concurrency,
-    max_retries: int = MaxRetries, tensor_parallel_size: int = TensorParallel, revision: str = Revision,
+    compose: str = Compose, think: bool = Think, prompt: str = Prompt, decoding: str = DecodingOpt, seed: int = Seed,
+    backend: str = Backend, max_new_tokens: int = MaxNewTokens, temperature: float = Temperature, batch_size: int = BatchSize,
+    base_url: str = BaseUrl, concurrency: int = Concurrency, max_retries: int = MaxRetries,
+    tensor_parallel_size: int = TensorParallel, revision: str = Revision,
 ) -> None:
     """Rewrite the queries, retrieve (and rerank), score under BRIGHT's protocol; one results JSON per task."""
     check_format(fmt)
     if fmt == "json":
         progress_mod.set_enabled(False)
-    flags = rewriter_options(compose=compose, think=think, backend=backend, max_new_tokens=max_new_tokens, temperature=temperature,
-                             batch_size=batch_size, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
-                             tensor_parallel_size=tensor_parallel_size, revision=revision)
-    conf = {"rewriter_args": {rewriter: {**flags, **parse_args(rewriter_args, "--rewriter-args")}},
+    flags = rewriter_options(compose=compose, think=think, prompt=prompt, decoding=decoding, seed=seed, backend=backend,
+                             max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, base_url=base_url,
+                             concurrency=concurrency, max_retries=max_retries, tensor_parallel_size=tensor_parallel_size,
+                             revision=revision)
+    conf = {"rewriter_args": {rewriter: merge_args(rewriter_args, flags)},
             "retriever_args": {retriever: parse_args(retriever_args, "--retriever-args")},
             "reranker_args": {reranker: parse_args(reranker_args, "--reranker-args")} if reranker else {}}
     request = build_request([rewriter], [retriever], tasks, conf, top_k=top_k, long_documents=long_documents,

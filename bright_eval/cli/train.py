@@ -120,7 +120,7 @@ def reward_check(
         raise BrightEvalError(f"--scorer must be 'bm25' or 'embedding:<model>', got '{scorer}'")
     reward = QueryReward(make_scorer(spec, background), RewardConfig(kind=kind, negative_weight=negative_weight))
     n = len(completions)
-    comps = reward.score([r["question"]] * n, completions, [r["positives"]] * n, [r.get("negatives") or []] * n, [bool(r.get("think"))] * n)
+    comps = reward.score(reward.originals([r["prompt"]], [r["question"]]) * n, completions, [r["positives"]] * n, [r.get("negatives") or []] * n, [bool(r.get("think"))] * n)
     if fmt == "json":
         typer.echo(json.dumps({"question": r["question"], "reward": reward.spec(), "completions": comps}))
         return
