@@ -112,7 +112,8 @@ grpo:
 def evaluate(spec: str, proxy: Path, results: Path, log: Path) -> dict:
     """nDCG@10 etc. per held-out task through `bright-eval run` (one JSON object on stdout); one results folder per system."""
     cmd = [str(REPO / ".venv/bin/bright-eval"), "run", "--rewriter", spec, "--retriever", "bm25", "--tasks", ",".join(HELD_OUT),
-           "--data-dir", str(proxy), "--results-dir", str(results), "--max-new-tokens", str(MAX_NEW_TOKENS), "--format", "json"]
+           "--data-dir", str(proxy), "--results-dir", str(results), "--max-new-tokens", str(MAX_NEW_TOKENS), "--decoding", "greedy",
+           "--format", "json"]
     res = sh(cmd)
     with open(log, "a") as fh:
         fh.write(res.stderr)

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import get_source
@@ -25,15 +23,12 @@ from .render import out
 
 @app.command("rewriters")
 def list_rewriters() -> None:
-    """List the rewriter names that --rewriter accepts (options: README, section Rewriters)."""
+    """List the rewriter names and options that --rewriter / --rewriters accept."""
     from bright_eval.rewriters import REWRITERS
 
-    table = Table(title="rewriters", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    table.add_column("what it is")
-    for e in REWRITERS.entries():
-        table.add_row(escape(e.name + (":<arg>" if e.prefix else "")), escape(e.description))
-    out.print(table)
+    from .components import registry_table
+
+    out.print(registry_table(REWRITERS, "rewriters (options: --rewriter-args k=v,... or name(k=v,...))"))
 
 
 @app.command()
