@@ -9,7 +9,6 @@ import typer
 
 from bright_eval.errors import BrightEvalError
 from bright_eval.io import atomic_write_text, check_writable_file
-from bright_eval.leaderboard import FORMATS, build, render, to_rich
 from bright_eval.scoring import HEADLINE
 from bright_eval.tasks import parse_tasks
 
@@ -21,7 +20,7 @@ from .render import out
 @app.command()
 def leaderboard(
     results_dir: Path = ResultsDir,
-    fmt: str = typer.Option("table", "--format", help=f"One of: {', '.join(FORMATS)}."),
+    fmt: str = typer.Option("table", "--format", help="One of: table, markdown, csv, latex, json."),
     settings: Optional[str] = typer.Option(None, "--settings", help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
     split_settings: bool = typer.Option(False, "--split-settings", help="Show results made with different settings as separate rows."),
     metric: str = typer.Option(HEADLINE, "--metric", help="Metric column values (reported rows exist for ndcg@10 only)."),
@@ -33,6 +32,8 @@ def leaderboard(
     output: OptPath = typer.Option(None, "--out", "-o", "--output", help="Write to this file instead of stdout."),
 ) -> None:
     """One row per (rewriter, retriever), per-task columns in BRIGHT's order and the average."""
+    from bright_eval.leaderboard import FORMATS, build, render, to_rich
+
     if fmt not in FORMATS:
         raise BrightEvalError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if output is not None:

@@ -10,7 +10,6 @@ import typer
 
 from bright_eval.errors import BrightEvalError
 from bright_eval.io import check_writable_dir
-from bright_eval.report import Settings, build_report, write_report
 from bright_eval.scoring import HEADLINE
 
 from . import app, err
@@ -43,6 +42,8 @@ def report(
     fmt: str = typer.Option("table", "--format", help="table (summary on screen) or json (the report object on stdout)."),
 ) -> None:
     """Per-task deltas, paired significance (t-test, randomization, Holm), CIs, W/T/L, plots, wins and losses."""
+    from bright_eval.report import Settings, build_report, write_report
+
     if fmt not in ("table", "json"):
         raise BrightEvalError(f"--format must be 'table' or 'json', got '{fmt}'")
     check_writable_dir(out_dir, "--out")

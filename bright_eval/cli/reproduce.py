@@ -9,13 +9,12 @@ import typer
 from rich.table import Table
 
 from bright_eval.errors import BrightEvalError
-from bright_eval.reproduce import FAIL, OK, OKISH, SKIP, Outcome, Plan, revision_warning
 
 from . import app, err
-from .options import CacheDir, DataDir, OptPath
+from .options import CacheDir, DataDir, HubRepo, OptPath
 from .render import out
 
-_STYLE = {OK: "green", OKISH: "yellow", FAIL: "bold red", SKIP: "dim"}
+_STYLE = {"OK": "green", "OKish": "yellow", "FAIL": "bold red", "skip": "dim"}  # bright_eval.reproduce's verdicts
 
 
 def _v(verdict: str) -> str:
@@ -23,7 +22,7 @@ def _v(verdict: str) -> str:
     return f"[{style}]{verdict}[/]" if style else verdict
 
 
-def _list_table(plans: list[Plan]) -> Table:
+def _list_table(plans: list) -> Table:
     from rich import box
 
     table = Table(title="published rows: bright-eval reproduce ROW...", title_justify="left", box=box.SIMPLE_HEAD,
@@ -44,8 +43,10 @@ def _list_table(plans: list[Plan]) -> Table:
 _METRIC = {"ndcg@10": "nDCG@10", "recall@100": "R@100", "recall@1000": "R@1k", "recall@1": "R@1"}
 
 
-def _print_outcome(o: Outcome) -> None:
+def _print_outcome(o) -> None:
     from rich import box
+
+    from bright_eval.reproduce import revision_warning
 
     head = f"[bold]{o.row.id}[/]: {o.plan.rewriter} + {o.row.retriever} [dim]vs {o.row.cite}[/]"
     if o.plan.blocked or not o.plan.tasks:
@@ -81,8 +82,7 @@ def reproduce(
     list_rows: bool = typer.Option(False, "--list", help="List the published rows and whether this machine can run them."),
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Only these tasks of each row (a published average is then not checked)."),
     data_dir: OptPath = DataDir,
-    hub_repo: Optional[str] = typer.Option(None, "--hub-repo", envvar="BRIGHT_HUB_REPO",
-                                           help="A hub mirror of BRIGHT: a dataset repo id or a local repository in its layout."),
+    hub_repo: Optional[str] = HubRepo,
     revision: Optional[str] = typer.Option(None, "--revision", envvar="BRIGHT_REVISION", help="Pin BRIGHT's hub revision (branch, tag or commit)."),
     results_dir: Path = typer.Option(Path("results/reproduce/runs"), "--results-dir", help="Results files, one folder per row (reused on rerun)."),
     cache_dir: OptPath = CacheDir,
@@ -93,7 +93,7 @@ def reproduce(
     tolerance), OKish (within its OKish band, 2 x tolerance unless stated), FAIL."""
     from bright_eval.cache import ArtifactCache
     from bright_eval.data import get_source
-    from bright_eval.reproduce import Machine, load_rows, plan, run_rows, select
+    from bright_eval.reproduce import FAIL, OK, OKISH, Machine, load_rows, plan, run_rows, select
     from bright_eval.reproduce_report import write
     from bright_eval.tasks import parse_tasks
 

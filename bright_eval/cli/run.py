@@ -9,12 +9,8 @@ import typer
 
 from bright_eval import progress as progress_mod
 from bright_eval.cache import ArtifactCache
-from bright_eval.data import examples_fingerprint, get_source
 from bright_eval.errors import BrightEvalError
-from bright_eval.matrix import build_request
-from bright_eval.registry import parse_args
 from bright_eval.tasks import parse_tasks
-from bright_eval.trec import read_run
 
 from . import app, err
 from .matrix import run_request, summarize
@@ -51,6 +47,8 @@ def run(
     tensor_parallel_size: int = TensorParallel, revision: str = Revision,
 ) -> None:
     """Rewrite the queries, retrieve (and rerank), score under BRIGHT's protocol; one results JSON per task."""
+    from bright_eval.matrix import build_request
+    from bright_eval.registry import parse_args
     check_format(fmt)
     if fmt == "json":
         progress_mod.set_enabled(False)
@@ -99,6 +97,8 @@ def evaluate(
     fmt: str = Format,
 ) -> None:
     """Score an external run file under BRIGHT's protocol (excluded ids removed, cut at --top-k)."""
+    from bright_eval.data import examples_fingerprint, get_source
+    from bright_eval.trec import read_run
     from bright_eval.fingerprints import file_fingerprint
     from bright_eval.io import check_writable_dir
     from bright_eval.plan import PROTOCOL
