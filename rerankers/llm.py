@@ -50,7 +50,10 @@ def make_backend(ref: str, who: str, backend: str = "auto", revision: str | None
     if kind == "openai":
         from bright_eval.rewriters.openai_backend import PRICES, OpenAIBackend
 
-        be = OpenAIBackend(model, base_url=base_url, concurrency=concurrency or 8, max_retries=6 if max_retries is None else max_retries)
+        try:
+            be = OpenAIBackend(model, base_url=base_url, concurrency=concurrency or 8, max_retries=6 if max_retries is None else max_retries)
+        except BrightEvalError:  # its message speaks of a rewriter
+            raise BrightEvalError(f"reranker '{who}' calls the OpenAI API: set OPENAI_API_KEY (or base_url=... for a compatible server)") from None
         return be, (None if be.base_url else PRICES.get(model)), 4 * be.concurrency
     if backend not in ("auto", "vllm", "transformers"):
         raise BrightEvalError(f"{who}: backend must be auto, vllm or transformers, got '{backend}'")

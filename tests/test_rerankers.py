@@ -442,3 +442,10 @@ def test_smollm2_reranks_real_queries(proxy, tmp_path):
     for qid, docs in run.items():
         top = order(scored[qid])[:5]
         assert sorted(top) == sorted(order(docs)[:5]) and all(math.isfinite(v) for v in scored[qid].values())
+
+
+def test_api_reranker_without_a_key_says_so(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(BrightEvalError, match="reranker 'llm:openai:gpt-4o' calls the OpenAI API: set OPENAI_API_KEY"):
+        RERANKERS.create("gpt-4o")
