@@ -100,6 +100,7 @@ class YesNoReranker:
             enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             # Positions count real tokens only, so a left-padded row scores as it would alone.
             pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            self.stats.prompt_tokens += int(enc["attention_mask"].sum())
             with torch.inference_mode():
                 last = model(**enc, position_ids=pos).logits[:, -1, :].float()
             lp = torch.log_softmax(torch.stack([last[:, self.no], last[:, self.yes]], dim=-1), dim=-1)[:, 1]

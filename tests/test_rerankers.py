@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bright_eval.cache import ArtifactCache
+from bright_eval.components import HasStats, Reranker
 from bright_eval.data import Corpus, LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.rerankers import RERANKERS
@@ -112,6 +113,7 @@ def test_cross_encoder_orders_the_head_by_the_models_scores(tiny_ce, proxy):
         assert order(out[qid])[5:] == order(docs)[5:]  # the tail keeps its first-stage order
         assert set(out[qid]) == set(docs)
     assert ce.name == f"ce:{tiny_ce}" and ce.spec()["activation"] == "identity"
+    assert isinstance(ce, Reranker)
 
 
 def test_cross_encoder_ties_keep_first_stage_order(tiny_ce):
@@ -297,6 +299,8 @@ def test_bright_llm_reranks_tallies_and_falls_back_on_garbage(server, tmp_path, 
     assert server.calls.count("RATE three") == 2  # the 429 was retried
     assert (rr.stats.generated, rr.stats.prompt_tokens, rr.stats.completion_tokens) == (3, 3000, 60)
     assert rr.stats.cost_usd == 0.0  # a base_url means a self-hosted model: no price
+    assert isinstance(rr, Reranker) and isinstance(rr, HasStats)
+    assert rr.name == f"gpt-4o(base_url={server.url})"  # another endpoint may serve another model: part of the name
     # A rerun is served from the cache; only the prompt's documents (depth) matter to the key.
     again = make("gpt-4o", server, tmp_path)
     assert again.rerank(queries, run, CORPUS, depth=6) == out
@@ -384,7 +388,8 @@ def test_yes_logprob_matches_a_direct_forward_pass(tiny_qwen2, proxy, tmp_path):
         assert order(out[qid])[:5] == [d for _, d in sorted(zip(scores, head), key=lambda t: -t[0])]
         assert order(out[qid])[5:] == order(docs)[5:]
         assert all(s <= 0 for s in scores)
-    assert rr.stats.generated == 5 * len(run)
+    assert rr.stats.generated == 5 * len(run) and rr.stats.prompt_tokens > 5 * len(run) * 48
+    assert isinstance(rr, Reranker) and isinstance(rr, HasStats)
     again = RERANKERS.create(f"yesno:{tiny_qwen2}", cache=ArtifactCache(tmp_path), batch_size=1, doc_max_tokens=48)
     assert again.rerank(queries, run, corpus, depth=5) == out
     assert (again.stats.generated, again._model) == (0, None)  # all cached: the model is never loaded
@@ -409,7 +414,7 @@ def test_rankgpt_windows_on_a_local_model(tiny_qwen2, proxy, tmp_path):
     for qid, docs in run.items():
         assert sorted(order(out[qid])[:8]) == sorted(order(docs)[:8]) and order(out[qid])[8:] == order(docs)[8:]
     assert rr.stats.generated == 3 * len(run)  # windows (4,8), (2,6), (0,4)
-    assert rr.stats.completion_tokens > 0
+    assert rr.stats.completion_tokens > 0 and isinstance(rr, Reranker) and isinstance(rr, HasStats)
     again = RERANKERS.create(f"rankgpt:hf:{tiny_qwen2}", **kw)
     assert again.rerank(queries, run, corpus, depth=8) == out and again.stats.from_cache == 3 * len(run)
 
