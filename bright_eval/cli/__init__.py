@@ -26,6 +26,7 @@ from . import run as _run  # noqa: E402,F401
 from . import data as _data  # noqa: E402,F401
 # -- more command modules below --
 from . import rewrite as _rewrite  # noqa: E402,F401
+from . import rerankers as _rerankers  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
 from . import leaderboard as _leaderboard  # noqa: E402,F401
