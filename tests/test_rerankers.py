@@ -454,3 +454,40 @@ def test_api_reranker_without_a_key_says_so(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(BrightEvalError, match="reranker 'llm:openai:gpt-4o' calls the OpenAI API: set OPENAI_API_KEY"):
         RERANKERS.create("gpt-4o")
+
+
+# -- the third axis through the one plan/execute path ----------------------------------------------
+def test_rerankers_in_the_matrix_share_the_first_stage_and_report_their_ablation(tiny_ce, make_proxy, tmp_path, monkeypatch):
+    from bright_eval.cache import ArtifactCache
+    from bright_eval.execute import execute
+    from bright_eval.leaderboard import build
+    from bright_eval.matrix import build_request
+    from bright_eval.plan import make_plan
+    from bright_eval.report import Settings, build_report
+    from bright_eval.retrievers.bm25 import BM25Retriever
+
+    data = make_proxy(tmp_path / "data", 12, ("biology", "economics"))
+    searches = []
+    real = BM25Retriever.search
+    monkeypatch.setattr(BM25Retriever, "search", lambda self, *a, **k: searches.append(1) or real(self, *a, **k))
+    ce = f"ce:{tiny_ce}"
+    request = build_request(["original"], ["bm25"], "biology,economics", rerankers=[ce], rerank_depth=5)
+    results, cache = tmp_path / "r", ArtifactCache(tmp_path / "c")
+    cells = execute(make_plan(request, LocalSource(data), results, cache))
+    assert [(c.reranker, c.status) for c in cells] == [(None, "done"), (ce, "done")] * 2
+    assert len(searches) == 2  # one first-stage search per task, shared by the reranked cell
+    first, reranked = cells[0], cells[1]
+    assert "rerank-" in reranked.path and "rerank_depth_5" in reranked.path
+    rec = json.loads(open(reranked.path).read())
+    assert rec["reranker"] == ce and rec["identity"]["reranker"]["kind"] and rec["settings"]["rerank_depth"] == 5
+    assert rec["settings"]["rerank_query"] == "original" and "rerank_s" in rec["timings"]
+    # The tail below depth keeps the first stage: recall@100 cannot move.
+    assert rec["metrics"]["recall@100"] == pytest.approx(json.loads(open(first.path).read())["metrics"]["recall@100"])
+    again = execute(make_plan(request, LocalSource(data), results, cache))
+    assert {c.status for c in again} == {"reused"} and len(searches) == 2
+    labels = {r.retriever for r in build(results).rows}
+    assert labels == {"bm25", f"bm25 >> {ce} [rerank_depth=5]"}
+    rep = build_report(results, "original", ablation="reranker", settings=Settings(rounds=200))
+    (comp,) = rep["comparisons"]
+    assert comp["retriever"] == f"bm25 >> {ce} [rerank_depth=5]" and comp["baseline"]["retriever"] == "bm25"
+    assert comp["overall"]["tasks"] == 2
