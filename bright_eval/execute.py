@@ -137,6 +137,13 @@ def execute(plan: Plan, on_event: Event = _quiet) -> list[CellResult]:
     return out
 
 
+def load_corpus(plan: Plan, data) -> Corpus:
+    corpus = plan.source.documents(data.task, long=plan.request.long_documents)
+    if not plan.request.long_documents:
+        check_gold_in_corpus(data.task, data.examples, corpus)
+    return corpus
+
+
 def rewrite_step(plan: Plan, rewriter: str, data, on_event: Event = _quiet) -> tuple[dict[str, str], dict]:
     """The rewrites of one (rewriter, task) and what producing them cost (the rewriter's stats delta)."""
     rw, task = plan.rewriters[rewriter], data.task
@@ -158,13 +165,7 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     req, task = plan.request, cell.task
     timings: dict[str, float] = {}
 
-    def load() -> Corpus:
-        corpus = plan.source.documents(task, long=req.long_documents)
-        if not req.long_documents:
-            check_gold_in_corpus(task, data.examples, corpus)
-        return corpus
-
-    corpus = corpora.get(task, load)
+    corpus = corpora.get(task, lambda: load_corpus(plan, data))
     timings["load_documents_s"] = corpora.charge(task)
 
     retriever = plan.bound[(cell.retriever, task)]
