@@ -75,6 +75,19 @@ class RewriteReplica:
                 yield i, outcome["error"] if "error" in outcome else outcome["results"][i]
 
 
+def _wait_ready(actor, limit_s: float = 900.0) -> bool:
+    """Wait while Ray restarts a replica (its model loads again); False once it is dead for good."""
+    deadline = time.time() + limit_s
+    while time.time() < deadline:
+        try:
+            return ray.get(actor.ready.remote(), timeout=30)
+        except ray.exceptions.ActorDiedError:
+            return False
+        except (ray.exceptions.ActorUnavailableError, ray.exceptions.GetTimeoutError):
+            time.sleep(1.0)
+    return False
+
+
 class ReplicaBackend:
     """Stands in for a local LLM rewriter's backend on the driver; `generate` runs on replicas."""
 
@@ -133,7 +146,8 @@ class ReplicaBackend:
                         continue
                     log.warning("a %s replica died (%s); %d queries of its chunk go again", self.ref.spec, type(exc).__name__, len(left))
                     chunks.put((left, tries + 1))
-                    time.sleep(1.0)  # let Ray restart the actor before the next call on it
+                    if not _wait_ready(actor):
+                        return  # gone for good: the other replicas take the rest
 
         threads = [threading.Thread(target=serve, args=(a,), daemon=True) for a in self.actors]
         for t in threads:
