@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from pathlib import Path
 
 from .io import fingerprint_of
 from .record import OLD_SCHEMAS, SCHEMA, ResultRecord

@@ -111,7 +111,7 @@ def s3_server(monkeypatch):
     fs = fsspec.filesystem("s3", skip_instance_cache=True)
     fs.mkdir("bright-results")
     try:
-        yield f"s3://bright-results"
+        yield "s3://bright-results"
     finally:
         server.stop()
         fsspec.filesystem("s3").clear_instance_cache()

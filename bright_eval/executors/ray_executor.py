@@ -16,7 +16,6 @@ or shard (the cache).
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
