@@ -95,8 +95,9 @@ def overhead(args, work: Path) -> dict:
     rewriters = f"original,bright:TongSearch-QR-1.5B,smollm2-135m-instruct(max_new_tokens={args.max_new_tokens})"
     out = {}
     env = {**os.environ, "BRIGHT_EVAL_NO_PROGRESS": "1"}
-    for executor in ("local", "ray"):
-        print(uptime(), flush=True)
+    for executor in args.order.split(","):
+        up = uptime()
+        print(up, flush=True)
         cmd = [sys.executable, "-c", "from bright_eval.cli import main; main()", "matrix", "--rewriters", rewriters,
                "--retrievers", "bm25,bm25-lucene,all-minilm-l6-v2", "--tasks", ",".join(TASKS), "--top-k", "100",
                "--data-dir", str(data), "--results-dir", str(work / f"runs-{executor}"), "--cache-dir", str(work / f"cache-{executor}"),
@@ -105,7 +106,7 @@ def overhead(args, work: Path) -> dict:
         if res.returncode != 0:
             raise SystemExit(f"{executor} failed:\n{res.stderr[-3000:]}")
         summary = json.loads(res.stdout)["summary"]
-        out[executor] = {"wall_s": round(wall, 1), "peak_pss_mib": round(peak), "cells": summary}
+        out[executor] = {"wall_s": round(wall, 1), "peak_pss_mib": round(peak), "cells": summary, "uptime_before": up}
         print(f"proxy matrix, --executor {executor}: {wall:.1f} s wall, peak PSS {peak:.0f} MiB, {summary}", flush=True)
     return out
 
@@ -158,7 +159,8 @@ def scaling(args, work: Path) -> dict:
             warm = ctx.__class__(ctx.request, ctx.source, str(work / f"warm-{workers}"), True)
             ray.get([encode.options(num_cpus=1).remote(warm, ComponentRef("all-minilm-l6-v2", {"shard_size": 8}),
                                                          task, i, 10 ** 6) for i in range(workers)])
-            print(uptime(), flush=True)
+            up = uptime()
+            print(up, flush=True)
             t0 = time.perf_counter()
             res = ray.get([encode.options(num_cpus=1).remote(ctx, ref, task, i, workers) for i in range(workers)])
             wall = time.perf_counter() - t0
@@ -167,7 +169,7 @@ def scaling(args, work: Path) -> dict:
                 raise SystemExit(errors[0])
             bound = RETRIEVERS.create("all-minilm-l6-v2", {"shard_size": args.shard_size}, cache=ArtifactCache(cache)).for_task("biology")
             shards = len(list(bound.partial_dir(task.documents_fp).glob("*.npy")))
-            out[f"{workers}_workers"] = {"wall_s": round(wall, 1), "docs_per_s": round(len(texts) / wall, 1), "shards": shards}
+            out[f"{workers}_workers"] = {"wall_s": round(wall, 1), "docs_per_s": round(len(texts) / wall, 1), "shards": shards, "uptime_before": up}
             print(f"encode {len(texts)} passages, {workers} one-core worker(s): {wall:.1f} s, {len(texts) / wall:.1f} docs/s "
                   f"({shards} shards of {args.shard_size})", flush=True)
     finally:
@@ -184,6 +186,7 @@ def main() -> None:
     ap.add_argument("--passages", type=int, default=20000)
     ap.add_argument("--shard-size", type=int, default=512)
     ap.add_argument("--parts", default="overhead,scaling")
+    ap.add_argument("--order", default="local,ray", help="executors in run order; run both orders on a shared machine")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     report = {"uptime_start": uptime(), "cpus": os.cpu_count(), "args": vars(args)}
