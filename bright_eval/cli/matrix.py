@@ -194,7 +194,7 @@ def matrix(
     fmt: str = typer.Option("table", "--format", help="table (live view) or json (one object on stdout)."),
     executor: Optional[str] = typer.Option(None, "--executor", help="local (default: this process) or ray (a Ray cluster)."),
     address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
-                                          help="Ray cluster: auto, host:port or ray://host:port; default: start Ray on this machine."),
+                                          help="With --executor ray: auto, host:port or ray://host:port; default: start Ray on this machine."),
 ) -> None:
     check_format(fmt)
     conf = read_config(config) if config else {}
