@@ -15,9 +15,9 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable
 
+from . import storage
 from .components import HasStats, Query, RetrieverStats, RewriteStats
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
@@ -25,7 +25,7 @@ from .plan import Cell, Plan, identity_fingerprint
 from .record import ResultRecord
 from .results import write_result
 from .scoring import HEADLINE, evaluate_run, mean_metrics, unjudged
-from .trec import Run, write_run
+from .trec import Run, format_run
 
 log = logging.getLogger(__name__)
 RUN_LOG = "matrix-runs.jsonl"  # not *.json, so results readers never mistake it for a cell
@@ -137,18 +137,35 @@ def execute(plan: Plan, on_event: Event = _quiet) -> list[CellResult]:
     return out
 
 
+def load_corpus(plan: Plan, data) -> Corpus:
+    corpus = plan.source.documents(data.task, long=plan.request.long_documents)
+    if not plan.request.long_documents:
+        check_gold_in_corpus(data.task, data.examples, corpus)
+    return corpus
+
+
+def rewrite_step(plan: Plan, rewriter: str, data, on_event: Event = _quiet) -> tuple[dict[str, str], dict]:
+    """The rewrites of one (rewriter, task) and what producing them cost (the rewriter's stats delta)."""
+    rw, task = plan.rewriters[rewriter], data.task
+    known = plan.rewrites.get((rewriter, task))
+    before = asdict(rw.stats) if isinstance(rw, HasStats) else {}
+    if known is None:
+        on_event("rewrite", {"task": task, "rewriter": rewriter})
+        qs = [Query(task, ex.id, ex.query) for ex in data.examples]
+        texts = rw.rewrite(qs)
+        if len(texts) != len(qs):
+            raise BrightEvalError(f"rewriter '{rw.name}' returned {len(texts)} texts for {len(qs)} queries of task {task}")
+        known = {q.id: t for q, t in zip(qs, texts)}
+    stats = _stats_delta(before, rw.stats, task) if isinstance(rw, HasStats) else {}
+    return known, stats
+
+
 def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewrites: _Step, searches: _Step,
              on_event: Event) -> ResultRecord:
     req, task = plan.request, cell.task
     timings: dict[str, float] = {}
 
-    def load() -> Corpus:
-        corpus = plan.source.documents(task, long=req.long_documents)
-        if not req.long_documents:
-            check_gold_in_corpus(task, data.examples, corpus)
-        return corpus
-
-    corpus = corpora.get(task, load)
+    corpus = corpora.get(task, lambda: load_corpus(plan, data))
     timings["load_documents_s"] = corpora.charge(task)
 
     retriever = plan.bound[(cell.retriever, task)]
@@ -160,22 +177,7 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     indexes.get((cell.retriever, task), build_index)
     timings["index_s"] = indexes.charge((cell.retriever, task))
 
-    rw = plan.rewriters[cell.rewriter]
-
-    def rewrite() -> tuple[dict[str, str], dict]:
-        known = plan.rewrites.get((cell.rewriter, task))
-        before = asdict(rw.stats) if isinstance(rw, HasStats) else {}
-        if known is None:
-            on_event("rewrite", {"task": task, "rewriter": cell.rewriter})
-            qs = [Query(task, ex.id, ex.query) for ex in data.examples]
-            texts = rw.rewrite(qs)
-            if len(texts) != len(qs):
-                raise BrightEvalError(f"rewriter '{rw.name}' returned {len(texts)} texts for {len(qs)} queries of task {task}")
-            known = {q.id: t for q, t in zip(qs, texts)}
-        stats = _stats_delta(before, rw.stats, task) if isinstance(rw, HasStats) else {}
-        return known, stats
-
-    texts, rw_stats = rewrites.get((cell.rewriter, task), rewrite)
+    texts, rw_stats = rewrites.get((cell.rewriter, task), lambda: rewrite_step(plan, cell.rewriter, data, on_event))
     timings["rewrite_s"] = rewrites.charge((cell.rewriter, task))
 
     exclude = {ex.id: set(ex.excluded_ids) for ex in data.examples if ex.excluded_ids}
@@ -200,7 +202,8 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
 
     t0 = time.perf_counter()
     run_file = cell.path.name[: -len(".json")] + ".run.gz"
-    write_run(cell.path.parent / run_file, run, tag=f"{cell.rewriter}+{cell.retriever}" + (f"+{cell.reranker}" if cell.reranker else ""))
+    tag = f"{cell.rewriter}+{cell.retriever}" + (f"+{cell.reranker}" if cell.reranker else "")
+    storage.write_text(cell.path.parent / run_file, format_run(run, tag.replace(" ", "_")))  # as trec.write_run, to a URL too
     warnings = []
     missing = sum(1 for ex in data.examples for g in ex.gold_ids if g not in corpus.id_set)
     if missing and not req.long_documents:
@@ -235,10 +238,9 @@ def _revision(source) -> str | None:
     return source.revision_id if isinstance(source, HubSource) else None
 
 
-def _append_run_log(plan: Plan, cells: list[CellResult], seconds: float, interrupted: bool) -> None:
+def _append_run_log(plan: Plan, cells: list[CellResult], seconds: float, interrupted: bool, extra: dict | None = None) -> None:
     """One line per execution: failures live nowhere else, and the cache counters show what was reused."""
     try:
-        plan.results_dir.mkdir(parents=True, exist_ok=True)
         req = plan.request
         line = {
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -251,7 +253,8 @@ def _append_run_log(plan: Plan, cells: list[CellResult], seconds: float, interru
             "failed": [asdict(c) for c in cells if c.status in ("failed", "blocked")],
             "cache": plan.cache.stats(),
         }
-        with open(Path(plan.results_dir) / RUN_LOG, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+        if extra:
+            line.update(extra)
+        storage.append_line(plan.results_dir / RUN_LOG, json.dumps(line, ensure_ascii=False))
     except OSError as exc:  # the results themselves are already written
         log.warning("%s: could not append to the run log (%s)", plan.results_dir / RUN_LOG, exc)

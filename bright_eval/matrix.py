@@ -11,13 +11,14 @@ from .plan import ComponentRef, Request, parse_refs
 _ARG_TABLES = ("rewriter_args", "retriever_args", "reranker_args")
 _ALIASES = {"rewriter_options": "rewriter_args", "retriever_options": "retriever_args"}  # names before schema 2
 _CONFIG_KEYS = {"rewriters", "retrievers", "rerankers", "tasks", "top_k", "long_documents", "rerank_depth", "rerank_query",
-                "data_dir", "results_dir", "cache_dir", *_ARG_TABLES, *_ALIASES}
+                "data_dir", "results_dir", "cache_dir", "executor", "address", "resources", *_ARG_TABLES, *_ALIASES}
 
 
 def read_config(path: Path | str) -> dict[str, Any]:
     """An experiment TOML: a `[matrix]` table (or top-level keys) with rewriters, retrievers, rerankers,
     tasks, top_k, long_documents, rerank_depth, rerank_query, data_dir, results_dir, cache_dir (paths
-    relative to the file), and optional `[matrix.rewriter_args.<name>]` / `[matrix.retriever_args.<name>]`
+    relative to the file; results_dir may be an fsspec URL), executor (local or ray), address (a Ray
+    cluster), a `[matrix.resources.<kind or component>]` table for Ray (see executors/resources.py), and optional `[matrix.rewriter_args.<name>]` / `[matrix.retriever_args.<name>]`
     / `[matrix.reranker_args.<name>]` tables of component options."""
     try:
         import tomllib
@@ -48,8 +49,12 @@ def read_config(path: Path | str) -> dict[str, Any]:
         if not isinstance(val, dict) or not all(isinstance(v, dict) for v in val.values()):
             raise BrightEvalError(f"{path}: field '{key}' must be a table of tables ([matrix.{key}.<name>])")
     for key in ("data_dir", "results_dir", "cache_dir"):
-        if key in out:
+        if key in out and "://" not in str(out[key]):  # URLs (s3://...) are not relative to the file
             out[key] = (path.parent / str(out[key])).resolve()
+    if "resources" in out:
+        from .executors.resources import check
+
+        check(out["resources"], str(path))
     return out
 
 

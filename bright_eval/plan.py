@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .cache import ArtifactCache
 from .components import IndexCache, Query, Reranker, Retriever, Rewriter, RewriteCache, bind
 from .data import DataSource, Example, examples_fingerprint
 from .errors import BrightEvalError
-from .io import Fingerprint, check_writable_dir, fingerprint_of
+from .io import Fingerprint, fingerprint_of
 from .record import ResultRecord, settings_tag
 from .registry import split_options, split_top_level
 from .results import read_result, result_path
+from .storage import Place, check_writable, location
 from .tasks import parse_tasks
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class Cell:
     reranker: str | None
     settings: dict[str, Any]
     identity: dict[str, Any]
-    path: Path
+    path: Place
     status: str = "compute"        # reuse | compute | blocked
     reason: str = ""
     index_cached: bool | None = None
@@ -114,7 +114,7 @@ class Cell:
 class Plan:
     request: Request
     source: DataSource
-    results_dir: Path
+    results_dir: Place
     cache: ArtifactCache
     cells: list[Cell]
     tasks: dict[str, TaskData]
@@ -166,15 +166,14 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(keys) or "rewritten queries"
 
 
-def make_plan(request: Request, source: DataSource, results_dir: Path | str, cache: ArtifactCache,
+def make_plan(request: Request, source: DataSource, results_dir: Place | str, cache: ArtifactCache,
               overwrite: bool = False) -> Plan:
     """Every cell of `request` with its identity and status; nothing is indexed, encoded or generated."""
     from bright_eval.retrievers import RETRIEVERS
     from bright_eval.rewriters import REWRITERS
 
-    results_dir = Path(results_dir)
-    check_writable_dir(results_dir, "--results-dir")
-    check_writable_dir(cache.root, "--cache-dir")
+    results_dir = check_writable(location(results_dir), "--results-dir")
+    check_writable(cache.root, "--cache-dir")
     rewriters = _create(REWRITERS, request.rewriters, "rewriters", cache=cache, source=source)
     retrievers = _create(RETRIEVERS, request.retrievers, "retrievers", cache=cache)
     rerank_refs = [r for r in request.rerankers if r is not None]

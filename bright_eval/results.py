@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from pathlib import Path
 
-from .io import atomic_write_json, fingerprint_of
+from .io import fingerprint_of
 from .record import OLD_SCHEMAS, SCHEMA, ResultRecord
+from .storage import Place, location, write_json
 
 log = logging.getLogger(__name__)
 __all__ = ["SCHEMA", "ResultRecord", "slug", "result_path", "write_result", "read_result", "load_results", "existing"]
@@ -25,22 +25,23 @@ def slug(name: str) -> str:
     return s
 
 
-def result_path(results_dir: Path, rewriter: str, retriever: str, task: str, reranker: str | None = None, tag: str = "") -> Path:
-    folder = Path(results_dir) / slug(rewriter) / slug(retriever)
+def result_path(results_dir: Place | str, rewriter: str, retriever: str, task: str, reranker: str | None = None,
+                tag: str = "") -> Place:
+    folder = location(results_dir) / slug(rewriter) / slug(retriever)
     if reranker is not None:
         folder = folder / ("rerank-" + slug(reranker))
     name = task if not tag else f"{task}@{slug(tag)}"
     return folder / f"{name}.json"
 
 
-def write_result(path: Path, record: ResultRecord) -> None:
-    atomic_write_json(path, record.to_dict())
+def write_result(path: Place, record: ResultRecord) -> None:
+    write_json(path, record.to_dict())
 
 
-def read_result(path: Path) -> ResultRecord | None:
+def read_result(path: Place | str) -> ResultRecord | None:
     """A valid results record, or None (with a warning naming the file) for anything else."""
     try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+        obj = json.loads(location(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         log.warning("%s: skipped, not readable as JSON (%s)", path, exc)
         return None
@@ -54,8 +55,8 @@ def read_result(path: Path) -> ResultRecord | None:
         return None
 
 
-def load_results(results_dir: Path | str) -> list[ResultRecord]:
-    root = Path(results_dir)
+def load_results(results_dir: Place | str) -> list[ResultRecord]:
+    root = location(results_dir)
     if not root.exists():
         return []
     out = []
@@ -66,7 +67,7 @@ def load_results(results_dir: Path | str) -> list[ResultRecord]:
     return out
 
 
-def existing(path: Path, identity_fingerprint: str) -> ResultRecord | None:
+def existing(path: Place, identity_fingerprint: str) -> ResultRecord | None:
     """The stored result if it was made from the same inputs (the reuse rule)."""
     if not path.exists():
         return None

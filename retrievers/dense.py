@@ -250,20 +250,34 @@ class DenseRetriever:
         self.cache.hit(KIND)
         return emb
 
-    def _build(self, corpus: Corpus, key: str) -> None:
+    def partial_dir(self, corpus: Corpus | str) -> Path:
+        """Where finished shards of an unfinished encode live (resumable, and shareable between workers)."""
+        return self.cache.root / f"{KIND}-partial" / self.embedding_key(corpus)
+
+    def shard_starts(self, corpus: Corpus) -> list[int]:
+        return list(range(0, len(corpus), self.shard_size))
+
+    def encode_shards(self, corpus: Corpus, starts: list[int], pool=None) -> int:
+        """Encode the shards at `starts` that are not on disk yet; returns how many this call encoded.
+        Shards are written atomically, so workers encoding disjoint shards of one corpus never clash."""
         _, d_ins = self.instructions()
-        partial = self.cache.root / f"{KIND}-partial" / key
+        partial = self.partial_dir(corpus)
         partial.mkdir(parents=True, exist_ok=True)
-        starts = list(range(0, len(corpus), self.shard_size))
+        todo = [s for s in starts if not (partial / f"{s:010d}.npy").exists()]
+        for s in progress(todo, total=len(todo), description=f"encoding {len(corpus)} docs with {self.name}"):
+            emb = self._encode(corpus.texts[s:s + self.shard_size], d_ins, self.doc_max_length, pool)
+            atomic_write_bytes(partial / f"{s:010d}.npy", _npy_bytes(emb))
+        return len(todo)
+
+    def _build(self, corpus: Corpus, key: str) -> None:
+        partial = self.partial_dir(corpus)
+        starts = self.shard_starts(corpus)
         todo = [s for s in starts if not (partial / f"{s:010d}.npy").exists()]
         if len(todo) < len(starts):
             log.info("%s: resuming document encoding, %d of %d shards already done", self.name, len(starts) - len(todo), len(starts))
         pool = self._gpu_pool() if todo else None
         try:
-            for s in progress(todo, total=len(todo), description=f"encoding {len(corpus)} docs with {self.name}"):
-                emb = self._encode(corpus.texts[s:s + self.shard_size], d_ins, self.doc_max_length, pool)
-                buf = _npy_bytes(emb)
-                atomic_write_bytes(partial / f"{s:010d}.npy", buf)
+            self.encode_shards(corpus, todo, pool)
         finally:
             if pool is not None:
                 self.model.stop_multi_process_pool(pool)
@@ -329,7 +343,10 @@ def exact_top_k(queries: np.ndarray, docs: np.ndarray, k: int, exclude: list[np.
     for start in range(0, n, block):
         stop = min(n, start + block)
         d = torch.from_numpy(np.array(docs[start:stop], dtype=np.float32)).to(dev)  # a copy: memmaps are read-only
-        s = q @ d.T
+        # On CPU the float32 sum order follows the thread count, so the same query could score a last
+        # digit differently in a 1-core Ray worker and a many-core laptop; summing in float64 and
+        # rounding once makes scores (and run files) the same everywhere.
+        s = (q.double() @ d.double().T).float() if dev.type == "cpu" else q @ d.T
         if exclude is not None:
             for row, ex in enumerate(exclude):
                 if len(ex):

@@ -18,9 +18,11 @@ from bright_eval import progress as progress_mod
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import get_source
 from bright_eval.errors import BrightEvalError
-from bright_eval.execute import CellResult, execute
+from bright_eval.execute import CellResult
+from bright_eval.executors import EXECUTORS
 from bright_eval.matrix import build_request, read_config
 from bright_eval.plan import Plan, Request, make_plan
+from bright_eval.storage import location
 
 from . import app, err
 from .options import DataRevision, HubRepo, OptPath
@@ -35,6 +37,7 @@ class LiveGrid:
         self.systems = list(dict.fromkeys((c.rewriter, c.retriever, c.reranker) for c in plan.cells))
         self.state: dict[tuple, Text] = {(c.rewriter, c.retriever, c.reranker, c.task): Text("·", style="dim") for c in plan.cells}
         self.activity = "starting"
+        self.cluster = ""
         self.t0 = time.time()
 
     def event(self, kind: str, info: dict) -> None:
@@ -46,6 +49,9 @@ class LiveGrid:
             else:
                 val = f"{100 * c.ndcg10:.1f}" if c.ndcg10 is not None else "?"
                 self.state[key] = Text(val, style="green" if c.status == "done" else "dim")
+        elif kind == "cluster":
+            self.cluster = ("ray: {nodes} nodes alive ({cpus:g} CPUs, {gpus:g} GPUs) · {done} done, {running} running, "
+                            "{waiting} waiting, {failed} failed · {replicas} model replicas").format(**info)
         elif kind in ("index", "rewrite", "search", "rerank", "task"):
             what = {"index": "indexing {task} with {retriever}", "rewrite": "rewriting {task} with {rewriter}",
                     "search": "searching {task}: {rewriter} + {retriever}", "rerank": "reranking {task} with {reranker}",
@@ -62,14 +68,20 @@ class LiveGrid:
             table.add_row(rw, ret, rr or "", *(self.state.get((rw, ret, rr, t), Text("")) for t in self.tasks))
         done = sum(1 for v in self.state.values() if v.plain not in ("·",))
         status = Text(f"{done}/{len(self.state)} cells · {time.time() - self.t0:.0f}s · {self.activity}", style="cyan")
-        return Group(table, status)
+        return Group(table, status, Text(self.cluster, style="cyan")) if self.cluster else Group(table, status)
 
 
-def run_request(request: Request, data_dir: Optional[Path], results: Path, cache: ArtifactCache, overwrite: bool,
-                dry_run: bool, fmt: str, live: bool = True, hub_repo: Optional[str] = None,
+def run_request(request: Request, data_dir: Optional[Path], results, cache: ArtifactCache, overwrite: bool,
+                dry_run: bool, fmt: str, executor: str = "local", address: Optional[str] = None,
+                resources: Optional[dict] = None, live: bool = True, hub_repo: Optional[str] = None,
                 data_revision: Optional[str] = None) -> list[CellResult]:
     """The one driver behind `run` and `matrix`: plan, say what is blocked, execute, report.
     `live=False` leaves the per-cell lines to the caller (`run` prints its own table)."""
+    if executor not in EXECUTORS:
+        raise BrightEvalError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{executor}'")
+    if executor == "local" and (address or resources):
+        raise BrightEvalError("--address and [matrix.resources] are for --executor ray")
+    execute = _executor(executor, address, resources)
     source = get_source(data_dir, hub_repo, data_revision)
     plan = make_plan(request, source, results, cache, overwrite)
     if dry_run:
@@ -98,6 +110,20 @@ def run_request(request: Request, data_dir: Optional[Path], results: Path, cache
             return execute(plan, on_event=grid.event)
     finally:
         progress_mod.set_enabled(True)
+
+
+def _executor(name: str, address: Optional[str], resources: Optional[dict]):
+    """execute(plan, on_event=...) for the chosen executor; ray is imported only when asked for."""
+    if name == "local":
+        from bright_eval.execute import execute
+
+        return execute
+    from bright_eval.errors import require
+
+    require("ray", "ray", "--executor ray")
+    from bright_eval.executors.ray_executor import execute_ray
+
+    return lambda plan, on_event=None: execute_ray(plan, on_event or (lambda *a: None), address, resources)
 
 
 def summarize(cells: list[CellResult], cache: ArtifactCache, results: Path, fmt: str) -> None:
@@ -166,11 +192,15 @@ def matrix(
     data_dir: OptPath = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR", help="Local BRIGHT folder; default: the HF hub."),
     hub_repo: Optional[str] = HubRepo,
     data_revision: Optional[str] = DataRevision,
-    results_dir: OptPath = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR", help="Results folder (default results/runs)."),
+    results_dir: Optional[str] = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR",
+                                              help="Results folder or fsspec URL, e.g. s3://bucket/runs (default results/runs)."),
     cache_dir: OptPath = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE", help="Cache for indexes, embeddings, rewrites."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
     fmt: str = typer.Option("table", "--format", help="table (live view) or json (one object on stdout)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="local (default: this process) or ray (a Ray cluster)."),
+    address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
+                                          help="With --executor ray: auto, host:port or ray://host:port; default: start Ray on this machine."),
 ) -> None:
     check_format(fmt)
     conf = read_config(config) if config else {}
@@ -186,9 +216,11 @@ def matrix(
                             long_documents=bool(pick(long_documents, "long_documents", False)),
                             rerankers=rerankers or conf.get("rerankers"), rerank_depth=pick(rerank_depth, "rerank_depth", 100),
                             rerank_query=pick(rerank_query, "rerank_query", "original"))
-    results = Path(pick(results_dir, "results_dir", Path("results/runs")))
+    results = location(pick(results_dir, "results_dir", Path("results/runs")))
     cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
-    cells = run_request(request, pick(data_dir, "data_dir", None), results, cache, overwrite, dry_run, fmt,
-                        hub_repo=hub_repo, data_revision=data_revision)
+    how = pick(executor, "executor", "local")
+    cells = run_request(request, pick(data_dir, "data_dir", None), results, cache, overwrite, dry_run, fmt, how,
+                        pick(address, "address", None) if how == "ray" else None,
+                        conf.get("resources") if how == "ray" else None, hub_repo=hub_repo, data_revision=data_revision)
     if not dry_run:
         summarize(cells, cache, results, fmt)
