@@ -286,8 +286,8 @@ def derive_tables(out_path: str) -> None:
 if __name__ == "__main__" and "--selftest" in sys.argv:
     an = lucene_analyzer()
     print(an("The dog's running quickly to https://example.com/a_b 3.14 1,000!"))
-    import gensim  # noqa: F401
     import bm25s  # noqa: F401
+    import gensim  # noqa: F401
     import rank_bm25  # noqa: F401
     print("anserini jar:", anserini_jar())
 

@@ -73,7 +73,8 @@ def random_bert(folder: Path, shape: dict, texts: list[str], max_len: int = 512)
     bert.save_pretrained(hf)
     tok.save_pretrained(hf)
     word = models.Transformer(str(hf), max_seq_length=max_len)
-    st = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension() if not hasattr(word, 'get_embedding_dimension') else word.get_embedding_dimension(), pooling_mode="cls"), models.Normalize()])
+    dim = word.get_embedding_dimension() if hasattr(word, "get_embedding_dimension") else word.get_word_embedding_dimension()
+    st = SentenceTransformer(modules=[word, models.Pooling(dim, pooling_mode="cls"), models.Normalize()])
     out = folder / "st"
     st.save(str(out))
     return out

@@ -215,7 +215,8 @@ def main() -> None:
         "step_seconds_mean": statistics.fmean([r["step_time"] for r in rows if "step_time" in r]) if rows else None,
         "ndcg@10": {name: {t: s[t]["ndcg@10"] for t in HELD_OUT} for name, s in scores.items()},
         "heldout_queries": n_heldout, "evaluated_with": f"bright-eval run --rewriter hf: --max-new-tokens {MAX_NEW_TOKENS}",
-        "training_questions": card["n_questions"], "leakage": {k2: card["leakage"][k2] for k2 in ("protected_queries", "dropped_exact", "dropped_near")},
+        "training_questions": card["n_questions"],
+        "leakage": {k2: card["leakage"][k2] for k2 in ("protected_queries", "dropped_exact", "dropped_near")},
     }
     for name in scores:
         summary["ndcg@10"][name]["mean"] = statistics.fmean(summary["ndcg@10"][name][t] for t in HELD_OUT)
@@ -228,7 +229,8 @@ def main() -> None:
     print("\nnDCG@10 (x100) on held-out tasks")
     for name, s in summary["ndcg@10"].items():
         print(f"  {name:<9} " + "  ".join(f"{t} {100 * v:.2f}" for t, v in s.items()))
-    print(f"per query (n={len(common)}): trained better on {summary['per_query']['trained_better']}, base better on {summary['per_query']['base_better']}")
+    pq = summary["per_query"]
+    print(f"per query (n={len(common)}): trained better on {pq['trained_better']}, base better on {pq['base_better']}")
     (work / "summary.json").write_text(json.dumps(summary, indent=1))
 
 

@@ -11,12 +11,11 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .io import fingerprint_of
-
 
 
 def default_cache_root() -> Path:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from .errors import BrightEvalError, DataNotFound, require
 from .io import Fingerprint, read_jsonl_lines
@@ -63,7 +64,7 @@ class Example:
     gold_answer: str = ""
 
     @classmethod
-    def from_record(cls, rec: dict, where: str) -> "Example":
+    def from_record(cls, rec: dict, where: str) -> Example:
         for name in ("id", "query", "gold_ids"):
             if name not in rec:
                 raise BrightEvalError(f"{where}: missing field '{name}' (BRIGHT examples need id, query, gold_ids)")
@@ -114,7 +115,7 @@ class Corpus:
             self.__dict__["fingerprint"] = fingerprint
 
     @classmethod
-    def from_dict(cls, docs: dict[str, str], origin: str = "") -> "Corpus":
+    def from_dict(cls, docs: dict[str, str], origin: str = "") -> Corpus:
         return cls(list(docs), list(docs.values()), origin)
 
     def __len__(self) -> int:

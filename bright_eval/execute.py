@@ -13,9 +13,10 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from . import storage
 from .components import HasStats, Query, RetrieverStats, RewriteStats
@@ -216,7 +217,8 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     record = ResultRecord.build(
         identity=cell.identity,
         task=task, rewriter=cell.rewriter, retriever=cell.retriever, reranker=cell.reranker, settings=cell.settings,
-        data={"source": plan.source.description, "revision": _revision(plan.source), "examples_fingerprint": data.examples_fp, "documents_fingerprint": corpus.fingerprint,
+        data={"source": plan.source.description, "revision": _revision(plan.source), "examples_fingerprint": data.examples_fp,
+              "documents_fingerprint": corpus.fingerprint,
               "corpus_origin": corpus.origin, "n_queries": len(data.examples), "n_docs": len(corpus)},
         metrics=mean_metrics(per_query), per_query=per_query,
         queries={ex.id: {"original": ex.query, "rewritten": texts[ex.id]} for ex in data.examples},

@@ -15,9 +15,9 @@ import logging
 import os
 import re
 import subprocess
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .errors import BrightEvalError
 

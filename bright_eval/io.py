@@ -9,11 +9,11 @@ import json
 import os
 import tempfile
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .errors import BrightEvalError
-
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -183,7 +183,7 @@ class Fingerprint:
     def __init__(self) -> None:
         self._h = hashlib.blake2b(digest_size=16)
 
-    def update(self, *parts: str) -> "Fingerprint":
+    def update(self, *parts: str) -> Fingerprint:
         for part in parts:
             b = part.encode("utf-8")
             self._h.update(len(b).to_bytes(8, "little"))

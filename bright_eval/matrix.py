@@ -18,7 +18,8 @@ def read_config(path: Path | str) -> dict[str, Any]:
     """An experiment TOML: a `[matrix]` table (or top-level keys) with rewriters, retrievers, rerankers,
     tasks, top_k, long_documents, rerank_depth, rerank_query, data_dir, results_dir, cache_dir (paths
     relative to the file; results_dir may be an fsspec URL), executor (local or ray), address (a Ray
-    cluster), a `[matrix.resources.<kind or component>]` table for Ray (see executors/resources.py), and optional `[matrix.rewriter_args.<name>]` / `[matrix.retriever_args.<name>]`
+    cluster), a `[matrix.resources.<kind or component>]` table for Ray (see executors/resources.py), and
+    optional `[matrix.rewriter_args.<name>]` / `[matrix.retriever_args.<name>]`
     / `[matrix.reranker_args.<name>]` tables of component options."""
     try:
         import tomllib

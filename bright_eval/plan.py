@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import ArtifactCache
-from .components import IndexCache, Query, Reranker, Retriever, Rewriter, RewriteCache, bind
+from .components import IndexCache, Query, Reranker, Retriever, RewriteCache, Rewriter, bind
 from .data import DataSource, Example, examples_fingerprint
 from .errors import BrightEvalError
 from .io import Fingerprint, fingerprint_of
@@ -39,7 +39,7 @@ class ComponentRef:
     args: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str, args: dict[str, Any] | None = None) -> "ComponentRef":
+    def parse(cls, text: str, args: dict[str, Any] | None = None) -> ComponentRef:
         """'bm25' or 'bm25(k1=1.2,b=0.75)' (the form results are named by); `args` add to those."""
         spec, inline = split_options(text)
         return cls(spec, {**inline, **(args or {})})

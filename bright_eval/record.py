@@ -52,7 +52,7 @@ class ResultRecord:
     path: str = ""                        # where it was read from; not stored
 
     @classmethod
-    def build(cls, *, identity: dict[str, Any], **values) -> "ResultRecord":
+    def build(cls, *, identity: dict[str, Any], **values) -> ResultRecord:
         """The one constructor for new results: fingerprints the identity and stamps the environment."""
         return cls(identity=identity, identity_fingerprint=fingerprint_of(identity), environment=environment(), **values)
 
@@ -70,7 +70,7 @@ class ResultRecord:
         return out
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any], path: str = "") -> "ResultRecord":
+    def from_dict(cls, obj: dict[str, Any], path: str = "") -> ResultRecord:
         """A record from a file's JSON, schema 1 or 2; raises KeyError/TypeError on a broken one."""
         obj = dict(obj)
         if obj.get("schema") in OLD_SCHEMAS:

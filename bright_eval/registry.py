@@ -13,8 +13,9 @@ import difflib
 import inspect
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .errors import BrightEvalError
 

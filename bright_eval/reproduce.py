@@ -14,11 +14,12 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from statistics import fmean
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import BrightEvalError
 from .tasks import TASKS
@@ -208,7 +209,7 @@ class Machine:
     env: frozenset[str]
 
     @classmethod
-    def detect(cls) -> "Machine":
+    def detect(cls) -> Machine:
         return cls(gpu_visible(), frozenset(k for k, v in os.environ.items() if v))
 
 

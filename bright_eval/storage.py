@@ -19,8 +19,9 @@ import gzip
 import io
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 from .errors import BrightEvalError
 from .io import atomic_write_text, check_writable_dir
@@ -41,7 +42,7 @@ class Location:
     def protocol(self) -> str:
         return self.url.split("://", 1)[0]
 
-    def __truediv__(self, part: str) -> "Location":
+    def __truediv__(self, part: str) -> Location:
         return Location(f"{self.url}/{str(part).strip('/')}")
 
     @property
@@ -49,7 +50,7 @@ class Location:
         return self.url.rsplit("/", 1)[-1]
 
     @property
-    def parent(self) -> "Location":
+    def parent(self) -> Location:
         head, _, _ = self.url.rpartition("/")
         return Location(head) if not head.endswith(":/") else self
 
@@ -62,7 +63,7 @@ class Location:
     def __eq__(self, other) -> bool:
         return isinstance(other, Location) and other.url == self.url
 
-    def __lt__(self, other: "Location") -> bool:
+    def __lt__(self, other: Location) -> bool:
         return self.url < other.url
 
     def __hash__(self) -> int:
@@ -90,7 +91,7 @@ class Location:
 
     @property
     def path(self) -> str:
-        self.fs
+        _ = self.fs  # resolving the filesystem also normalises the path
         return self._path
 
     @property
@@ -115,7 +116,7 @@ class Location:
             return
         self.fs.rm_file(self.path)
 
-    def rglob(self, pattern: str) -> Iterator["Location"]:
+    def rglob(self, pattern: str) -> Iterator[Location]:
         for p in sorted(self.fs.glob(f"{self.path}/**/{pattern}")):
             yield Location(self.fs.unstrip_protocol(p))
 
@@ -123,7 +124,7 @@ class Location:
 Place = Union[Path, Location]
 
 
-def location(value: "Place | str") -> Place:
+def location(value: Place | str) -> Place:
     """A `Location` for a URL (anything with '://'), else a local `Path`."""
     if isinstance(value, (Path, Location)):
         return value

@@ -11,7 +11,8 @@ head's order is strict, so no evaluator tie-break can reorder it.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bright_eval.errors import BrightEvalError
 from bright_eval.trec import ranked

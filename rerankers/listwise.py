@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from .llm import Completer
 
 SYSTEM = "You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to the query."
-PREFIX = "I will provide you with {num} passages, each indicated by number identifier []. \nRank the passages based on their relevance to query: {query}."
+PREFIX = ("I will provide you with {num} passages, each indicated by number identifier []. \n"
+          "Rank the passages based on their relevance to query: {query}.")
 POST = ("Search Query: {query}. \nRank the {num} passages above based on their relevance to the search query. The passages should be "
         "listed in descending order using identifiers. The most relevant passages should be listed first. The output format should be "
         "[] > [], e.g., [1] > [2]. Only response the ranking results, do not say any word or explain.")

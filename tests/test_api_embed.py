@@ -17,8 +17,7 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.components import IndexCache, TaskBound
 from bright_eval.data import Corpus, LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.retrievers import RETRIEVERS
-from bright_eval.retrievers import api_embed
+from bright_eval.retrievers import RETRIEVERS, api_embed
 from bright_eval.retrievers.api_embed import KIND, top_k
 from bright_eval.scoring import evaluate_run, mean_metrics
 

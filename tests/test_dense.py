@@ -10,7 +10,7 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import Corpus, LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.retrievers import RETRIEVERS
-from bright_eval.retrievers.dense import DenseRetriever, KIND, exact_top_k, resolve_source
+from bright_eval.retrievers.dense import KIND, DenseRetriever, exact_top_k, resolve_source
 from bright_eval.retrievers.dense_models import BY_NAME, MODELS, TASK_GROUP, any_model
 from bright_eval.scoring import evaluate_run, mean_metrics
 from bright_eval.tasks import TASKS

@@ -11,8 +11,8 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.components import IndexCache, TaskBound
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.retrievers import RETRIEVERS
 from bright_eval.registry import split_top_level
+from bright_eval.retrievers import RETRIEVERS
 from bright_eval.retrievers.fusion import FusedRetriever, interpolate, normalise, parse, rrf
 
 A = {"a": 3.0, "b": 2.0, "c": 1.0}

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bright_eval.rewriters.prompts import (BRIGHT_SYSTEM, THINK_SYSTEM_EVAL, THINK_SYSTEM_TRAIN, TSQR_PROMPT, TSQR_TRAIN_PREFIX,
-                                           eval_messages, inference_text, reward_query, train_messages)
+from bright_eval.rewriters.prompts import (
+    BRIGHT_SYSTEM,
+    THINK_SYSTEM_EVAL,
+    THINK_SYSTEM_TRAIN,
+    TSQR_PROMPT,
+    TSQR_TRAIN_PREFIX,
+    eval_messages,
+    inference_text,
+    reward_query,
+    train_messages,
+)
 
 TEMPLATE = (Path(__file__).parent / "fixtures" / "qwen2.5-instruct.chat_template.jinja").read_text()
 STEPS = ("Instructions:\n1. Identify the essential problem.\n2. Think step by step to reason and describe what information could "

@@ -23,9 +23,9 @@ import logging
 import random
 import re
 import statistics
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
 from bright_eval.errors import BrightEvalError, require

@@ -300,4 +300,4 @@ def main(argv: list[str] | None = None) -> None:
         cfg, path = load_config(ns.config, ns.overrides)
         train(cfg, path)
     except _E as exc:
-        raise SystemExit(f"error: {exc}")
+        raise SystemExit(f"error: {exc}") from None

@@ -14,8 +14,8 @@ import html
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 SHINGLE = 3
 # Below this many shingles in the shorter text, a high overlap says little (a one-line question

@@ -6,8 +6,8 @@ tokenizer, chat template, generation config), so `--rewriter hf:PATH` and `train
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from bright_eval.errors import BrightEvalError, require
 

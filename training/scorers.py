@@ -22,7 +22,7 @@ back every epoch, originals come back for each of their G completions) are kept 
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp

@@ -22,17 +22,18 @@ app = typer.Typer(
 err = Console(stderr=True)
 
 # Command modules register on `app` when imported (order = order in --help).
-from . import run as _run  # noqa: E402,F401
+from . import components as _components  # noqa: E402,F401
 from . import data as _data  # noqa: E402,F401
+from . import leaderboard as _leaderboard  # noqa: E402,F401
+from . import matrix as _matrix  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
+from . import reproduce as _reproduce  # noqa: E402,F401
+from . import rerankers as _rerankers  # noqa: E402,F401
+
 # -- more command modules below --
 from . import rewrite as _rewrite  # noqa: E402,F401
-from . import rerankers as _rerankers  # noqa: E402,F401
+from . import run as _run  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401
-from . import matrix as _matrix  # noqa: E402,F401
-from . import leaderboard as _leaderboard  # noqa: E402,F401
-from . import report as _report  # noqa: E402,F401
-from . import components as _components  # noqa: E402,F401
-from . import reproduce as _reproduce  # noqa: E402,F401
 
 # Libraries that log every HTTP request or retry at INFO; shown only with --verbose.
 NOISY = ("httpx", "httpcore", "openai", "urllib3", "huggingface_hub", "datasets", "filelock", "sentence_transformers")

@@ -51,7 +51,8 @@ def export(
     hub_repo: Optional[str] = HubRepo,
     revision: Optional[str] = typer.Option(None, "--revision", "--data-revision", envvar="BRIGHT_REVISION",
                                            help="Pin BRIGHT's hub revision (branch, tag or commit)."),
-    layout: str = typer.Option("folder", "--layout", help="folder (what --data-dir reads) or hub (xlangai/BRIGHT's parquet layout, for --hub-repo or an upload)."),
+    layout: str = typer.Option("folder", "--layout",
+        help="folder (what --data-dir reads) or hub (xlangai/BRIGHT's parquet layout, for --hub-repo or an upload)."),
     long_documents: bool = typer.Option(True, "--long-documents/--no-long-documents"),
     reasoning: bool = typer.Option(True, "--reasoning/--no-reasoning", help="Also export the precomputed reasoning queries."),
 ) -> None:

@@ -10,7 +10,8 @@ import typer
 DataDir = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR",
                        help="Local BRIGHT folder (layout of shared/bright + documents.jsonl[.gz]); default: the HF hub.")
 ResultsDir = typer.Option(Path("results/runs"), "--results-dir", envvar="BRIGHT_RESULTS_DIR", help="Where results files are written and read.")
-CacheDir = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE", help="Cache for indexes, embeddings and rewrites (default ~/.cache/bright-eval).")
+CacheDir = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE",
+    help="Cache for indexes, embeddings and rewrites (default ~/.cache/bright-eval).")
 Tasks = typer.Option("all", "--tasks", "-t", help="Comma-separated BRIGHT tasks, or 'all'.")
 Format = typer.Option("table", "--format", help="table (rich) or json (one JSON object on stdout).")
 TopK = typer.Option(1000, "--top-k", min=1, help="Ranking depth kept per query (BRIGHT: 1000).")
@@ -29,7 +30,8 @@ Temperature = typer.Option(None, "--temperature", help="Sampling temperature (de
 Prompt = typer.Option(None, "--prompt", help="tsqr (TongSearch-QR's, default) or bright (BRIGHT's reason.py prompt, system message and sampling).")
 DecodingOpt = typer.Option(None, "--decoding", help="released (default: the prompt authors' sampling, fixed seed) or greedy.")
 Seed = typer.Option(None, "--seed", help="Sampling seed (default 0; recorded in the results).")
-RewriterArgs = typer.Option(None, "--rewriter-args", help="Rewriter options as k=v,... (see `bright-eval rewriters`), e.g. top_k=40,repetition_penalty=1.0.")
+RewriterArgs = typer.Option(None, "--rewriter-args",
+    help="Rewriter options as k=v,... (see `bright-eval rewriters`), e.g. top_k=40,repetition_penalty=1.0.")
 BatchSize = typer.Option(None, "--batch-size", help="Queries per transformers generate() call (default 8).")
 BaseUrl = typer.Option(None, "--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 for `vllm serve`.")
 Concurrency = typer.Option(None, "--concurrency", help="Parallel API requests (default 8).")

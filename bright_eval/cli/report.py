@@ -37,7 +37,8 @@ def report(
     alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=1.0, help="Significance marker threshold (Holm-adjusted per task)."),
     top_n: int = typer.Option(5, "--top", min=0, help="Largest wins and losses listed per system."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML file."),
-    results_settings: Optional[str] = typer.Option(None, "--settings", help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
+    results_settings: Optional[str] = typer.Option(None, "--settings",
+        help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
     split_settings: bool = typer.Option(False, "--split-settings", help="Show results made with different settings as separate rows."),
     fmt: str = typer.Option("table", "--format", help="table (summary on screen) or json (the report object on stdout)."),
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -77,7 +77,7 @@ def _print_outcome(o) -> None:
 
 @app.command()
 def reproduce(
-    rows: Optional[List[str]] = typer.Argument(None, help="Row ids (see --list)."),
+    rows: Optional[list[str]] = typer.Argument(None, help="Row ids (see --list)."),
     all_rows: bool = typer.Option(False, "--all", help="Every published row (those this machine cannot run are skipped, with the reason)."),
     list_rows: bool = typer.Option(False, "--list", help="List the published rows and whether this machine can run them."),
     tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Only these tasks of each row (a published average is then not checked)."),

@@ -16,8 +16,29 @@ from bright_eval.io import check_writable_file, write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
-from .options import (Backend, BaseUrl, BatchSize, CacheDir, Compose, Concurrency, DataDir, DecodingOpt, MaxNewTokens, MaxRetries,
-                      OptPath, Prompt, Revision, RewriterArgs, Seed, Tasks, Temperature, TensorParallel, Think, rewriter_options, merge_args)
+from .options import (
+    Backend,
+    BaseUrl,
+    BatchSize,
+    CacheDir,
+    Compose,
+    Concurrency,
+    DataDir,
+    DecodingOpt,
+    MaxNewTokens,
+    MaxRetries,
+    OptPath,
+    Prompt,
+    Revision,
+    RewriterArgs,
+    Seed,
+    Tasks,
+    Temperature,
+    TensorParallel,
+    Think,
+    merge_args,
+    rewriter_options,
+)
 from .render import out
 
 
@@ -48,8 +69,8 @@ def rewrite(
     tensor_parallel_size: int = TensorParallel, revision: str = Revision,
 ) -> None:
     """Rewrite the queries of the given tasks and write them to a file (cached: reruns are free)."""
-    from bright_eval.rewriters import REWRITERS, Query
     from bright_eval.components import SendsRequests
+    from bright_eval.rewriters import REWRITERS, Query
 
     if out_file is None and not show_request:
         raise BrightEvalError("rewrite: give --out FILE (or --show-request to print the requests instead)")

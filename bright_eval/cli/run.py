@@ -14,9 +14,34 @@ from bright_eval.tasks import parse_tasks
 
 from . import app, err
 from .matrix import run_request, summarize
-from .options import (BaseUrl, Backend, BatchSize, CacheDir, Compose, Concurrency, DataDir, DataRevision, DecodingOpt, Format, HubRepo,
-                      MaxNewTokens, MaxRetries, OptPath, Prompt, ResultsDir, Revision, RewriterArgs, Seed, Tasks, Temperature,
-                      TensorParallel, Think, TopK, merge_args, rewriter_options)
+from .options import (
+    Backend,
+    BaseUrl,
+    BatchSize,
+    CacheDir,
+    Compose,
+    Concurrency,
+    DataDir,
+    DataRevision,
+    DecodingOpt,
+    Format,
+    HubRepo,
+    MaxNewTokens,
+    MaxRetries,
+    OptPath,
+    Prompt,
+    ResultsDir,
+    Revision,
+    RewriterArgs,
+    Seed,
+    Tasks,
+    Temperature,
+    TensorParallel,
+    Think,
+    TopK,
+    merge_args,
+    rewriter_options,
+)
 from .render import check_format, emit
 
 
@@ -98,13 +123,13 @@ def evaluate(
 ) -> None:
     """Score an external run file under BRIGHT's protocol (excluded ids removed, cut at --top-k)."""
     from bright_eval.data import examples_fingerprint, get_source
-    from bright_eval.trec import read_run
     from bright_eval.fingerprints import file_fingerprint
     from bright_eval.io import check_writable_dir
     from bright_eval.plan import PROTOCOL
     from bright_eval.record import ResultRecord, settings_tag
     from bright_eval.results import result_path, write_result
     from bright_eval.scoring import evaluate_run, mean_metrics
+    from bright_eval.trec import read_run
 
     check_format(fmt)
     names = parse_tasks(task)

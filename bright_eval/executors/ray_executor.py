@@ -138,7 +138,7 @@ class _Run:
                                        (c.record.metrics if c.record else {}).get(HEADLINE), path=str(c.path)))
             elif c.status == "blocked":
                 self.finish(CellResult(c.rewriter, c.retriever, c.task, "blocked", c.reranker, error=c.reason, path=str(c.path)))
-        units: "OrderedDict[tuple, list[Cell]]" = OrderedDict()
+        units: OrderedDict[tuple, list[Cell]] = OrderedDict()
         for c in plan.cells:
             if c.status == "compute":
                 units.setdefault((c.rewriter, c.retriever, c.task), []).append(c)
@@ -218,7 +218,7 @@ class _Run:
     def start_rewrites(self, units) -> list[threading.Thread]:
         """One driver thread per rewriter, its tasks in order: a rewriter object is never shared
         between threads, and different rewriters (an API and a local model) overlap."""
-        todo: "OrderedDict[str, list[str]]" = OrderedDict()
+        todo: OrderedDict[str, list[str]] = OrderedDict()
         for rw, _, task in units:
             if task not in todo.setdefault(rw, []):
                 todo[rw].append(task)

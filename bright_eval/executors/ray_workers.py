@@ -51,7 +51,7 @@ class Outcome:
     node: str = ""
 
 
-_memo: "OrderedDict[Any, Any]" = OrderedDict()
+_memo: OrderedDict[Any, Any] = OrderedDict()
 
 
 def _remember(key, make):

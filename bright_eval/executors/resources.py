@@ -34,7 +34,8 @@ def check(table: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
                 if not isinstance(value, dict):
                     raise BrightEvalError(f"{where}: resources.{name}.resources must be a table of custom resource amounts")
             elif not isinstance(value, (int, float)) or value < 0 or (key in OWN_KEYS and (value < 1 or value != int(value))):
-                raise BrightEvalError(f"{where}: resources.{name}.{key} must be a {'positive integer' if key in OWN_KEYS else 'number >= 0'}, got {value!r}")
+                want = "positive integer" if key in OWN_KEYS else "number >= 0"
+                raise BrightEvalError(f"{where}: resources.{name}.{key} must be a {want}, got {value!r}")
     return table
 
 
