@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Group
@@ -16,17 +16,15 @@ from rich.text import Text
 
 from bright_eval import progress as progress_mod
 from bright_eval.cache import ArtifactCache
-from bright_eval.data import get_source
 from bright_eval.errors import BrightEvalError
-from bright_eval.execute import CellResult
-from bright_eval.executors import EXECUTORS
-from bright_eval.matrix import build_request, read_config
-from bright_eval.plan import Plan, Request, make_plan
-from bright_eval.storage import location
 
 from . import app, err
 from .options import DataRevision, HubRepo, OptPath
 from .render import check_format, out
+
+if TYPE_CHECKING:  # the machinery loads when a command runs, not for `--help`
+    from bright_eval.execute import CellResult
+    from bright_eval.plan import Plan, Request
 
 
 class LiveGrid:
@@ -77,6 +75,10 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
                 data_revision: Optional[str] = None) -> list[CellResult]:
     """The one driver behind `run` and `matrix`: plan, say what is blocked, execute, report.
     `live=False` leaves the per-cell lines to the caller (`run` prints its own table)."""
+    from bright_eval.data import get_source
+    from bright_eval.executors import EXECUTORS
+    from bright_eval.plan import make_plan
+
     if executor not in EXECUTORS:
         raise BrightEvalError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{executor}'")
     if executor == "local" and (address or resources):
@@ -202,6 +204,9 @@ def matrix(
     address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                           help="With --executor ray: auto, host:port or ray://host:port; default: start Ray on this machine."),
 ) -> None:
+    from bright_eval.matrix import build_request, read_config
+    from bright_eval.storage import location
+
     check_format(fmt)
     conf = read_config(config) if config else {}
 
