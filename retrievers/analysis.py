@@ -35,7 +35,7 @@ from typing import Iterable, Iterator, Sequence
 from bright_eval.retrievers import _uax29_tables
 from bright_eval.retrievers.porter import stem as porter_stem
 
-__all__ = ["EnglishAnalyzer", "LUCENE_ENGLISH_STOP_WORDS", "tokenize"]
+__all__ = ["EnglishAnalyzer", "LUCENE_ENGLISH_STOP_WORDS", "TermIds", "tokenize"]
 
 # EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (Lucene 9), which Anserini's default analyzer uses.
 LUCENE_ENGLISH_STOP_WORDS = frozenset(
@@ -226,6 +226,13 @@ _LOWER_UNSAFE = _unsafe_to_lower_first()
 
 
 # --- the analyzer ----------------------------------------------------------------------
+def _spans(text: str) -> list[str]:
+    """The text cut at characters that never belong to a token, lower-cased where that is safe."""
+    if text.isascii():
+        return text.lower().translate(_BLANK_ASCII).split()
+    return _CHUNK.findall(text if _LOWER_UNSAFE.search(text) else text.lower())
+
+
 class _TermCache(dict):
     """raw token -> indexed term, or None for a stop word."""
 
@@ -298,10 +305,7 @@ class EnglishAnalyzer:
         return f"EnglishAnalyzer({self.fingerprint})"
 
     def __call__(self, text: str) -> list[str]:
-        if text.isascii():
-            spans = text.lower().translate(_BLANK_ASCII).split()
-        else:
-            spans = _CHUNK.findall(text if _LOWER_UNSAFE.search(text) else text.lower())
+        spans = _spans(text)
         cache = self._spans
         if len(cache) > self.max_cache:
             cache.clear()
@@ -312,6 +316,10 @@ class EnglishAnalyzer:
         if cache.multi.isdisjoint(spans):
             return terms
         return list(chain.from_iterable((t,) if t.__class__ is str else t for t in terms))
+
+    def term_ids(self) -> "TermIds":
+        """A fresh vocabulary that maps texts to term ids (for indexing; see `TermIds`)."""
+        return TermIds(self)
 
     def __getstate__(self):
         # Worker processes build their own caches rather than receive a copy.
@@ -345,6 +353,53 @@ class EnglishAnalyzer:
         with ctx.Pool(processes, initializer=_init_worker, initargs=(self,)) as pool, _gc_paused():
             for part in pool.imap(_analyze_chunk, parts):
                 yield from part
+
+
+class _IdSpanCache(dict):
+    """span -> term id (>= 1), None, or a tuple of ids (then also in `multi`)."""
+
+    def __init__(self, terms: _TermCache, owner: "TermIds"):
+        super().__init__()
+        self.terms, self.owner = terms, owner
+        self.multi: set[str] = set()
+
+    def __missing__(self, span: str):
+        vocab, new = self.owner.vocab, self.owner.terms
+        ids = []
+        for term in filter(None, map(self.terms.__getitem__, _span_tokens(span))):
+            i = vocab.get(term)
+            if i is None:
+                new.append(term)
+                i = vocab[term] = len(new)
+            ids.append(i)
+        out = tuple(ids) if len(ids) > 1 else ids[0] if ids else None
+        if len(ids) > 1:
+            self.multi.add(span)
+        self[span] = out
+        return out
+
+
+class TermIds:
+    """The analyzer's terms as integer ids against a vocabulary of its own: ``terms[i - 1]`` is
+    the term of id i, in first-seen order. Indexing wants ids, not strings, and a span cache that
+    holds ids gives them at the speed of the string path, with per-term work only for new terms."""
+
+    def __init__(self, analyzer: EnglishAnalyzer):
+        self.analyzer = analyzer
+        self.vocab: dict[str, int] = {}
+        self.terms: list[str] = []
+        self._spans = _IdSpanCache(analyzer._terms, self)
+
+    def __call__(self, text: str) -> list[int]:
+        spans = _spans(text)
+        cache = self._spans
+        if len(cache) > self.analyzer.max_cache:
+            cache.clear()
+            cache.multi.clear()
+        ids = list(filter(None, map(cache.__getitem__, spans)))
+        if cache.multi.isdisjoint(spans):
+            return ids
+        return list(chain.from_iterable((i,) if i.__class__ is int else i for i in ids))
 
 
 @contextmanager

@@ -1,0 +1,208 @@
+"""Texts -> term-major posting lists (term x document counts), in worker processes.
+
+The costly part of indexing is per token; everything here keeps per-token work in the
+analyzer's span cache (C-speed dict lookups) and in numpy, and does Python work only per
+distinct term:
+
+* each worker maps its texts to term ids against a vocabulary of its own (`TermIds`), counts
+  them into a small term-major block (scipy's CSR -> CSC conversion and duplicate summing)
+  and sends back the block with only the terms its vocabulary gained since its last block;
+* the parent maps each worker's local ids to global ones once per new term, adds up document
+  frequencies, and finally scatters every block into one set of arrays sized from those
+  frequencies (no concatenated copy, no global sort).
+
+Terms are numbered in sorted order at the end, so the result does not depend on which worker
+handled which block. Counts and in-block row numbers use the narrowest dtype that holds them.
+"""
+from __future__ import annotations
+
+import os
+from array import array
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+CHUNK_MAX = 20_000  # documents per block at most (uint16 row numbers within a block)
+
+
+class Block(NamedTuple):
+    source: object  # which id space the local term ids belong to
+    base: int  # how many terms of that id space the parent already knows
+    new_terms: list  # terms of local ids base+1 .. base+len(new_terms)
+    lengths: np.ndarray  # tokens per document, int32
+    cols: np.ndarray  # local term ids present in the block, ascending
+    counts: np.ndarray  # documents per present term (the block's df)
+    rows: np.ndarray  # document of each posting within the block, term-major
+    tf: np.ndarray  # count of each posting
+
+
+def count_block(ids_of: Callable[[str], list[int]], texts: Iterable, source: object, base: int,
+                terms: list) -> Block:
+    """One block from texts; `ids_of` maps a text to local term ids (>= 1) whose terms are
+    `terms[id - 1]`."""
+    flat, lengths = array("i"), array("i")
+    for t in texts:
+        ids = ids_of(t)
+        flat.extend(ids)
+        lengths.append(len(ids))
+    n = len(lengths)
+    col = np.frombuffer(flat, dtype=np.int32)
+    indptr = np.zeros(n + 1, dtype=np.int32 if len(col) < 2**31 else np.int64)
+    np.cumsum(np.frombuffer(lengths, dtype=np.int32), out=indptr[1:])
+    m = sp.csr_matrix((np.ones(len(col), np.int32), col, indptr), shape=(n, len(terms) + 1))
+    # CSR -> CSC keeps each column's rows in order, so summing the repeated (term, doc) pairs
+    # is one linear pass, with no per-document sort.
+    m = m.tocsc()
+    m.sum_duplicates()
+    per_term = np.diff(m.indptr)
+    cols = np.flatnonzero(per_term).astype(np.int32)
+    tf = m.data
+    tf = tf.astype(np.uint16) if tf.max(initial=0) < 2**16 else tf.astype(np.int32, copy=False)
+    return Block(source, base, terms[base:], np.frombuffer(lengths, dtype=np.int32).copy(),
+                 cols, per_term[cols].astype(np.int32),
+                 m.indices.astype(np.uint16 if n <= 2**16 else np.int32), tf)
+
+
+class Assembler:
+    """Parent side: global term ids, document frequencies, then the final posting arrays."""
+
+    def __init__(self):
+        self.term_index: dict[str, int] = {}
+        self.maps: dict[object, array] = {}
+        self.df = np.zeros(1 << 16, np.int64)
+        self.blocks: list[tuple] = []
+        self.lengths: list[np.ndarray] = []
+        self.n_docs = 0
+        self.wide_tf = False
+
+    def add(self, b: Block) -> None:
+        local = self.maps.setdefault(b.source, array("i", [-1]))  # local ids start at 1
+        if len(local) != b.base + 1:
+            raise RuntimeError(f"block of {b.source!r} out of order: expected base {len(local) - 1}, got {b.base}")
+        ti = self.term_index
+        local.extend(ti.setdefault(t, len(ti)) for t in b.new_terms)
+        if len(ti) > len(self.df):
+            self.df = np.concatenate([self.df, np.zeros(max(len(ti), 2 * len(self.df)) - len(self.df), np.int64)])
+        gids = np.frombuffer(local, dtype=np.int32)[b.cols]
+        self.df[gids] += b.counts  # a term appears once in b.cols
+        self.blocks.append((gids, b.counts, b.rows, b.tf, self.n_docs))
+        self.lengths.append(b.lengths)
+        self.n_docs += len(b.lengths)
+        self.wide_tf |= b.tf.dtype != np.uint16
+
+    def finish(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(vocab, indptr int64, doc indices int32, tf uint16|int32, lengths int32), term-major,
+        terms sorted, each posting list in document order."""
+        vocab = list(self.term_index)
+        order = np.array(sorted(range(len(vocab)), key=vocab.__getitem__), dtype=np.int64)
+        new_id = np.empty(len(vocab), np.int64)
+        new_id[order] = np.arange(len(vocab))
+        indptr = np.zeros(len(vocab) + 1, np.int64)
+        np.cumsum(self.df[:len(vocab)][order], out=indptr[1:])
+        indices = np.empty(indptr[-1], np.int32)
+        tf = np.empty(indptr[-1], np.int32 if self.wide_tf else np.uint16)
+        cursor = indptr[:-1].copy()
+        blocks, self.blocks = self.blocks, []
+        for gids, counts, rows, btf, offset in _drain(blocks):
+            g = new_id[gids]
+            # posting j of the block (in its column c) goes to cursor[c] + (j - start of c)
+            starts = np.cumsum(counts) - counts
+            dest = np.repeat(cursor[g] - starts, counts) + np.arange(len(rows))
+            indices[dest] = rows.astype(np.int32) + offset
+            tf[dest] = btf
+            cursor[g] += counts
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int32)
+        return [vocab[i] for i in order.tolist()], indptr, indices, tf, lengths
+
+
+def _drain(items: list) -> Iterator:
+    """Yield and forget: each block's memory is released once it has been scattered."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
+# --- worker processes ------------------------------------------------------------------------
+_IDS = None
+_SENT = 0
+
+
+def _init_worker(analyzer) -> None:
+    global _IDS, _SENT
+    _IDS, _SENT = analyzer.term_ids(), 0
+
+
+def _worker_block(texts: list[str]) -> Block:
+    global _SENT
+    from .analysis import _gc_paused
+
+    with _gc_paused():
+        b = count_block(_IDS, texts, os.getpid(), _SENT, _IDS.terms)
+    _SENT = len(_IDS.terms)
+    return b
+
+
+def blocks(analyzer, texts: Sequence[str], processes: int | None = None,
+           min_parallel: int = 20_000) -> Iterator[Block]:
+    """Blocks of `texts` in document order, from worker processes (one per core) for big inputs."""
+    from .analysis import _gc_paused
+
+    n = len(texts)
+    processes = processes or os.cpu_count() or 1
+    if processes <= 1 or n < min_parallel:
+        ids = analyzer.term_ids()
+        with _gc_paused():
+            for lo in range(0, n, CHUNK_MAX):
+                yield count_block(ids, texts[lo:lo + CHUNK_MAX], "main", len(ids.terms), ids.terms)
+        return
+    import multiprocessing as mp
+
+    chunk = min(CHUNK_MAX, max(500, n // (processes * 16)))
+    parts = (texts[i:i + chunk] for i in range(0, n, chunk))
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(processes, initializer=_init_worker, initargs=(analyzer,)) as pool:
+        # imap hands tasks out in order, so each worker's blocks reach us in the order it made them
+        yield from pool.imap(_worker_block, parts)
+
+
+class _TokenIds:
+    """`TermIds` for any analyzer that only returns token lists."""
+
+    def __init__(self, analyzer: Callable[[str], list[str]] | None = None):
+        self.analyzer = analyzer
+        self.vocab: dict[str, int] = {}
+        self.terms: list[str] = []
+
+    def __call__(self, tokens) -> list[int]:
+        vocab, terms = self.vocab, self.terms
+        if self.analyzer is not None:
+            tokens = self.analyzer(tokens)
+        out = []
+        for t in tokens:
+            i = vocab.get(t)
+            if i is None:
+                terms.append(t)
+                i = vocab[t] = len(terms)
+            out.append(i)
+        return out
+
+
+def token_blocks(token_lists: Iterable[list[str]]) -> Iterator[Block]:
+    """Blocks from ready-made token lists (any tokenizer), in one process."""
+    ids = _TokenIds()
+    part: list = []
+    for tokens in token_lists:
+        part.append(tokens)
+        if len(part) == CHUNK_MAX:
+            yield count_block(ids, part, "tokens", len(ids.terms), ids.terms)
+            part = []
+    if part:
+        yield count_block(ids, part, "tokens", len(ids.terms), ids.terms)
+
+
+def text_blocks(analyzer: Callable[[str], list[str]], texts: Sequence[str]) -> Iterator[Block]:
+    """Blocks from texts through an analyzer without `term_ids` (plain callables), in one process."""
+    ids = _TokenIds(analyzer)
+    for lo in range(0, len(texts), CHUNK_MAX):
+        yield count_block(ids, texts[lo:lo + CHUNK_MAX], "texts", len(ids.terms), ids.terms)
