@@ -37,15 +37,12 @@ class Block(NamedTuple):
     tf: np.ndarray  # count of each posting
 
 
-def count_block(ids_of: Callable[[str], list[int]], texts: Iterable, source: object, base: int,
-                terms: list) -> Block:
-    """One block from texts; `ids_of` maps a text to local term ids (>= 1) whose terms are
-    `terms[id - 1]`."""
-    flat, lengths = array("i"), array("i")
-    for t in texts:
-        ids = ids_of(t)
-        flat.extend(ids)
-        lengths.append(len(ids))
+def count_block(ids, texts: Iterable, source: object) -> Block:
+    """One block from texts; ``ids.many`` maps them to local term ids (>= 1) whose terms are
+    ``ids.terms[id - 1]``."""
+    base = len(ids.terms)
+    flat, lengths = ids.many(texts)
+    terms = ids.terms
     n = len(lengths)
     col = np.frombuffer(flat, dtype=np.int32)
     indptr = np.zeros(n + 1, dtype=np.int32 if len(col) < 2**31 else np.int64)
@@ -138,7 +135,9 @@ def _worker_block(texts: list[str]) -> Block:
     from .analysis import _gc_paused
 
     with _gc_paused():
-        b = count_block(_IDS, texts, os.getpid(), _SENT, _IDS.terms)
+        b = count_block(_IDS, texts, os.getpid())
+    if b.base != _SENT:
+        raise RuntimeError("worker vocabulary out of step")
     _SENT = len(_IDS.terms)
     return b
 
@@ -154,7 +153,7 @@ def blocks(analyzer, texts: Sequence[str], processes: int | None = None,
         ids = analyzer.term_ids()
         with _gc_paused():
             for lo in range(0, n, CHUNK_MAX):
-                yield count_block(ids, texts[lo:lo + CHUNK_MAX], "main", len(ids.terms), ids.terms)
+                yield count_block(ids, texts[lo:lo + CHUNK_MAX], "main")
         return
     import multiprocessing as mp
 
@@ -167,25 +166,27 @@ def blocks(analyzer, texts: Sequence[str], processes: int | None = None,
 
 
 class _TokenIds:
-    """`TermIds` for any analyzer that only returns token lists."""
+    """`TermIds.many` for any analyzer that only returns token lists."""
 
     def __init__(self, analyzer: Callable[[str], list[str]] | None = None):
         self.analyzer = analyzer
         self.vocab: dict[str, int] = {}
         self.terms: list[str] = []
 
-    def __call__(self, tokens) -> list[int]:
+    def many(self, items: Iterable) -> tuple[array, array]:
         vocab, terms = self.vocab, self.terms
-        if self.analyzer is not None:
-            tokens = self.analyzer(tokens)
-        out = []
-        for t in tokens:
-            i = vocab.get(t)
-            if i is None:
-                terms.append(t)
-                i = vocab[t] = len(terms)
-            out.append(i)
-        return out
+        flat, lengths = array("i"), array("i")
+        for tokens in items:
+            if self.analyzer is not None:
+                tokens = self.analyzer(tokens)
+            for t in tokens:
+                i = vocab.get(t)
+                if i is None:
+                    terms.append(t)
+                    i = vocab[t] = len(terms)
+                flat.append(i)
+            lengths.append(len(tokens))
+        return flat, lengths
 
 
 def token_blocks(token_lists: Iterable[list[str]]) -> Iterator[Block]:
@@ -195,14 +196,14 @@ def token_blocks(token_lists: Iterable[list[str]]) -> Iterator[Block]:
     for tokens in token_lists:
         part.append(tokens)
         if len(part) == CHUNK_MAX:
-            yield count_block(ids, part, "tokens", len(ids.terms), ids.terms)
+            yield count_block(ids, part, "tokens")
             part = []
     if part:
-        yield count_block(ids, part, "tokens", len(ids.terms), ids.terms)
+        yield count_block(ids, part, "tokens")
 
 
 def text_blocks(analyzer: Callable[[str], list[str]], texts: Sequence[str]) -> Iterator[Block]:
     """Blocks from texts through an analyzer without `term_ids` (plain callables), in one process."""
     ids = _TokenIds(analyzer)
     for lo in range(0, len(texts), CHUNK_MAX):
-        yield count_block(ids, texts[lo:lo + CHUNK_MAX], "texts", len(ids.terms), ids.terms)
+        yield count_block(ids, texts[lo:lo + CHUNK_MAX], "texts")

@@ -28,12 +28,18 @@ import bisect
 import gc
 import os
 import re
+from array import array
 from contextlib import contextmanager
 from itertools import chain
 from typing import Iterable, Iterator, Sequence
 
 from bright_eval.retrievers import _uax29_tables
 from bright_eval.retrievers.porter import stem as porter_stem
+
+try:  # optional compiled span loop (pyproject's ext-modules); the Python code stays the reference
+    from bright_eval.retrievers._bm25c import SpanTable as _SpanTable
+except ImportError:  # pragma: no cover - built wherever a C compiler was available
+    _SpanTable = None
 
 __all__ = ["EnglishAnalyzer", "LUCENE_ENGLISH_STOP_WORDS", "TermIds", "tokenize"]
 
@@ -81,10 +87,14 @@ _CLASS_OF = _ClassMap()
 # (they only matter next to emoji and Hebrew).
 _KEEP_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.,:;'"
 _BLANK_ASCII = str.maketrans({chr(i): " " for i in range(128) if chr(i) not in _KEEP_ASCII})
-_CHUNK = re.compile("[^" + re.escape("".join(
+_SEPARATORS = "".join(  # in a text that is not pure ASCII; none at or above U+3001
     chr(i) for i in range(0x3001)
     if (i < 128 and chr(i) not in _KEEP_ASCII + '#*"') or (i >= 128 and chr(i).isspace()
-                                                           and _CLASS_OF[i] == "O"))) + "]+")
+                                                           and _CLASS_OF[i] == "O"))
+_CHUNK = re.compile("[^" + re.escape(_SEPARATORS) + "]+")
+# The same two cuts as tables for the compiled span loop (_bm25c.SpanTable).
+_SEP_ASCII = bytes(i < 128 and chr(i) not in _KEEP_ASCII for i in range(0x3001))
+_SEP_OTHER = bytes(chr(i) in _SEPARATORS for i in range(0x3001))
 # UAX#29 over ASCII: letters/digits/underscores glue; ":" "." "'" join two letters, "," ";"
 # "." "'" join two digits; underscores alone are no token.
 _ASCII_TOKEN = re.compile(
@@ -233,6 +243,11 @@ def _spans(text: str) -> list[str]:
     return _CHUNK.findall(text if _LOWER_UNSAFE.search(text) else text.lower())
 
 
+def _lowered(text: str) -> str:
+    """What `_spans` cuts: the text lower-cased where that is safe."""
+    return text.lower() if text.isascii() or not _LOWER_UNSAFE.search(text) else text
+
+
 class _TermCache(dict):
     """raw token -> indexed term, or None for a stop word."""
 
@@ -281,8 +296,9 @@ class EnglishAnalyzer:
     """
 
     def __init__(self, stemming: bool = True, stopwords: Iterable[str] | None = None,
-                 max_cache: int = 4_000_000):
+                 max_cache: int = 4_000_000, compiled: bool | None = None):
         self.stemming = stemming
+        self.compiled = compiled  # span loop in C for term ids: None = when built (same ids either way)
         self.stopwords = frozenset(LUCENE_ENGLISH_STOP_WORDS if stopwords is None else stopwords)
         self.max_cache = max_cache  # span entries kept before the cache is reset (memory)
         self._terms = _TermCache(self.stopwords, stemming)
@@ -319,12 +335,12 @@ class EnglishAnalyzer:
 
     def term_ids(self) -> "TermIds":
         """A fresh vocabulary that maps texts to term ids (for indexing; see `TermIds`)."""
-        return TermIds(self)
+        return TermIds(self, self.compiled)
 
     def __getstate__(self):
         # Worker processes build their own caches rather than receive a copy.
         return {"stemming": self.stemming, "stopwords": self.stopwords,
-                "max_cache": self.max_cache}
+                "max_cache": self.max_cache, "compiled": self.compiled}
 
     def __setstate__(self, state):
         self.__init__(**state)
@@ -358,21 +374,14 @@ class EnglishAnalyzer:
 class _IdSpanCache(dict):
     """span -> term id (>= 1), None, or a tuple of ids (then also in `multi`)."""
 
-    def __init__(self, terms: _TermCache, owner: "TermIds"):
+    def __init__(self, owner: "TermIds"):
         super().__init__()
-        self.terms, self.owner = terms, owner
+        self.owner = owner
         self.multi: set[str] = set()
 
     def __missing__(self, span: str):
-        vocab, new = self.owner.vocab, self.owner.terms
-        ids = []
-        for term in filter(None, map(self.terms.__getitem__, _span_tokens(span))):
-            i = vocab.get(term)
-            if i is None:
-                new.append(term)
-                i = vocab[term] = len(new)
-            ids.append(i)
-        out = tuple(ids) if len(ids) > 1 else ids[0] if ids else None
+        ids = self.owner.span_ids(span)
+        out = ids if len(ids) > 1 else ids[0] if ids else None
         if len(ids) > 1:
             self.multi.add(span)
         self[span] = out
@@ -382,15 +391,39 @@ class _IdSpanCache(dict):
 class TermIds:
     """The analyzer's terms as integer ids against a vocabulary of its own: ``terms[i - 1]`` is
     the term of id i, in first-seen order. Indexing wants ids, not strings, and a span cache that
-    holds ids gives them at the speed of the string path, with per-term work only for new terms."""
+    holds ids gives them at the speed of the string path, with per-term work only for new terms.
 
-    def __init__(self, analyzer: EnglishAnalyzer):
+    With the compiled extension (``compiled=None`` uses it when it is built) the span cache is a
+    C hash table fed by the same Python code on first sight of a span; without it, a dict."""
+
+    def __init__(self, analyzer: EnglishAnalyzer, compiled: bool | None = None):
         self.analyzer = analyzer
         self.vocab: dict[str, int] = {}
         self.terms: list[str] = []
-        self._spans = _IdSpanCache(analyzer._terms, self)
+        if compiled and _SpanTable is None:
+            raise RuntimeError("the compiled analyzer (_bm25c) is not built")
+        self.compiled = _SpanTable is not None if compiled is None else compiled
+        if self.compiled:
+            self._table = _SpanTable(self.span_ids, _SEP_ASCII, _SEP_OTHER, analyzer.max_cache)
+        else:
+            self._spans = _IdSpanCache(self)
+
+    def span_ids(self, span: str) -> tuple[int, ...]:
+        """Term ids of one span (new terms get the next ids): the reference for both caches."""
+        vocab, new = self.vocab, self.terms
+        ids = []
+        for term in filter(None, map(self.analyzer._terms.__getitem__, _span_tokens(span))):
+            i = vocab.get(term)
+            if i is None:
+                new.append(term)
+                i = vocab[term] = len(new)
+            ids.append(i)
+        return tuple(ids)
 
     def __call__(self, text: str) -> list[int]:
+        if self.compiled:
+            self._table.feed(_lowered(text))
+            return array("i", self._table.take()).tolist()
         spans = _spans(text)
         cache = self._spans
         if len(cache) > self.analyzer.max_cache:
@@ -400,6 +433,20 @@ class TermIds:
         if cache.multi.isdisjoint(spans):
             return ids
         return list(chain.from_iterable((i,) if i.__class__ is int else i for i in ids))
+
+    def many(self, texts: Iterable[str]) -> tuple[array, array]:
+        """(all term ids, one text after the other; number of ids per text), as int32 arrays."""
+        lengths = array("i")
+        if self.compiled:
+            feed = self._table.feed
+            lengths.extend(feed(_lowered(t)) for t in texts)
+            return array("i", self._table.take()), lengths
+        flat = array("i")
+        for t in texts:
+            ids = self(t)
+            flat.extend(ids)
+            lengths.append(len(ids))
+        return flat, lengths
 
 
 @contextmanager

@@ -219,3 +219,50 @@ def test_live_lucene():
     lucene = _reference.lucene_analyzer()
     texts = [c[0] for c in LUCENE_CASES] + [w for w, _ in LUCENE_STEMS]
     assert [EnglishAnalyzer()(t) for t in texts] == [lucene(t) for t in texts]
+
+
+def _real_texts(shared_bright, per_task: int = 25) -> list[str]:
+    """Real query text (TongSearch-QR rewrites of BRIGHT questions, with their Unicode and code)
+    plus every Lucene case above."""
+    import json
+
+    out = [c[0] for c in LUCENE_CASES]
+    for path in sorted(shared_bright.glob("*/reasoning/TongSearch-QR-7B.jsonl")):
+        out += [json.loads(line)["query"] for line in path.open()][:per_task]
+    return out
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_term_ids_give_the_analyzers_terms(compiled, shared_bright):
+    from bright_eval.retrievers.analysis import _SpanTable
+
+    if compiled and _SpanTable is None:
+        pytest.skip("compiled extension not built")
+    an = EnglishAnalyzer(compiled=compiled)
+    ids = an.term_ids()
+    texts = _real_texts(shared_bright)
+    for t in texts[:100]:
+        assert [ids.terms[i - 1] for i in ids(t)] == an(t)
+    flat, lengths = ids.many(texts)
+    assert sum(lengths) == len(flat)
+    assert [ids.terms[i - 1] for i in flat] == [tok for t in texts for tok in an(t)]
+
+
+def test_compiled_span_table_equals_the_python_cache(shared_bright):
+    """Same ids in the same order from the C span table and the dict, also when the table is
+    small enough to be cleared again and again (max_cache)."""
+    from bright_eval.retrievers.analysis import _SpanTable
+
+    if _SpanTable is None:
+        pytest.skip("compiled extension not built")
+    texts = _real_texts(shared_bright)
+    ref = EnglishAnalyzer(compiled=False).term_ids()
+    want = ref.many(texts)
+    got = EnglishAnalyzer(compiled=True).term_ids()
+    assert got.many(texts) == want and got.terms == ref.terms
+    few = texts[:40]
+    small = EnglishAnalyzer(compiled=True, max_cache=50).term_ids()
+    assert small.many(few) == EnglishAnalyzer(compiled=False).term_ids().many(few)
+    odd = ["", " ", "\u00e9" * 300, "ab," * 11_000, "a\u2019b \U0001F600x", "caf\u00e9 CAF\u00c9 \u0130I"]
+    ref_ids, got_ids = EnglishAnalyzer(compiled=False).term_ids(), EnglishAnalyzer(compiled=True).term_ids()
+    assert [got_ids(t) for t in odd] == [ref_ids(t) for t in odd]
