@@ -104,10 +104,16 @@ _ASCII_TOKEN = re.compile(
 
 # --- the grammar, over class letters -----------------------------------------------------
 _X = "[XZVWCms]"  # WB4: Extend/Format/ZWJ stick to what precedes them
-_ALNUM = (  # WB5-WB12: letters and digits, with Mid* only between two of a kind
-    rf"(?:H{_X}*(?:[LPQ]{_X}*(?=[AaH])|D{_X}*(?=H)|Q{_X}*)?"
-    rf"|[Aa]{_X}*(?:[LPQ]{_X}*(?=[AaH]))?"
-    rf"|N{_X}*(?:[MPQ]{_X}*(?=N))?)+"
+# WB5-WB12 as StandardTokenizerImpl.jflex writes them: a word is a run of pieces, each
+# (1) a Hebrew letter with a trailing ' (WB7a) or " + Hebrew letter (WB7b/c), (2) letters joined
+# by a Mid* between two of them, or (3) digits likewise. Only a Hebrew letter that *starts* a
+# piece takes a trailing ': one reached through a Mid* join (א:ב' or צה״ל') or through " (צה"ל')
+# does not, and neither does the second letter of (1) join on (א"ב:ג -> א"ב, ג). Pieces are tried
+# in this order, which gives JFlex's longest match here.
+_ALNUM = (
+    rf"(?:H{_X}*(?:Q{_X}*|D{_X}*H{_X}*)"
+    rf"|[AaH]{_X}*(?:[LPQ]{_X}*[AaH]{_X}*)*"
+    rf"|N{_X}*(?:[MPQ]{_X}*N{_X}*)*)+"
 )
 _SEGMENT = rf"(?:(?:K{_X}*)+|{_ALNUM})"  # WB13: katakana only joins katakana
 _WORD = re.compile(rf"(?:E{_X}*)*{_SEGMENT}(?:(?:E{_X}*)+{_SEGMENT})*(?:E{_X}*)*")
@@ -308,11 +314,11 @@ class EnglishAnalyzer:
     def fingerprint(self) -> str:
         """Cache key for anything derived from these tokens; bump the version on any change."""
         if self.stemming and self.stopwords == LUCENE_ENGLISH_STOP_WORDS:
-            return "lucene-english-porter-v1"
+            return "lucene-english-porter-v2"
         import hashlib
 
         h = hashlib.sha1(" ".join(sorted(self.stopwords)).encode()).hexdigest()[:8]
-        return f"lucene-english-{'porter' if self.stemming else 'nostem'}-stop{h}-v1"
+        return f"lucene-english-{'porter' if self.stemming else 'nostem'}-stop{h}-v2"
 
     def __str__(self) -> str:
         return self.fingerprint
