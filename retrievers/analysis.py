@@ -339,9 +339,10 @@ class EnglishAnalyzer:
             return terms
         return list(chain.from_iterable((t,) if t.__class__ is str else t for t in terms))
 
-    def term_ids(self) -> "TermIds":
-        """A fresh vocabulary that maps texts to term ids (for indexing; see `TermIds`)."""
-        return TermIds(self, self.compiled)
+    def term_ids(self, known: dict[str, int] | None = None) -> "TermIds":
+        """A fresh vocabulary that maps texts to term ids (for indexing; see `TermIds`), or with
+        `known` (term -> i), ids i + 1 of the known terms only (for queries)."""
+        return TermIds(self, self.compiled, known)
 
     def __getstate__(self):
         # Worker processes build their own caches rather than receive a copy.
@@ -402,10 +403,12 @@ class TermIds:
     With the compiled extension (``compiled=None`` uses it when it is built) the span cache is a
     C hash table fed by the same Python code on first sight of a span; without it, a dict."""
 
-    def __init__(self, analyzer: EnglishAnalyzer, compiled: bool | None = None):
+    def __init__(self, analyzer: EnglishAnalyzer, compiled: bool | None = None,
+                 known: dict[str, int] | None = None):
         self.analyzer = analyzer
         self.vocab: dict[str, int] = {}
         self.terms: list[str] = []
+        self.known = known  # a fixed vocabulary (term -> i): give i + 1, drop other terms
         if compiled and _SpanTable is None:
             raise RuntimeError("the compiled analyzer (_bm25c) is not built")
         self.compiled = _SpanTable is not None if compiled is None else compiled
@@ -416,9 +419,12 @@ class TermIds:
 
     def span_ids(self, span: str) -> tuple[int, ...]:
         """Term ids of one span (new terms get the next ids): the reference for both caches."""
+        terms = filter(None, map(self.analyzer._terms.__getitem__, _span_tokens(span)))
+        if self.known is not None:
+            return tuple(i + 1 for i in map(self.known.get, terms) if i is not None)
         vocab, new = self.vocab, self.terms
         ids = []
-        for term in filter(None, map(self.analyzer._terms.__getitem__, _span_tokens(span))):
+        for term in terms:
             i = vocab.get(term)
             if i is None:
                 new.append(term)

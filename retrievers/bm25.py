@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -34,7 +35,7 @@ try:  # optional C kernels (pyproject's ext-modules); the numpy code below is th
 except ImportError:  # pragma: no cover - built wherever a C compiler was available
     _bm25c = None
 
-BLOCK = 8_000_000  # postings per weighting step
+BLOCK = 2_000_000  # postings per weighting step (float64 temporaries of this size)
 
 
 class TermCounts:
@@ -89,6 +90,20 @@ class TermCounts:
         vocab = json.loads((folder / "vocab.json").read_text())
         arrays = [np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("indptr", "indices", "tf", "lengths")]
         return cls(vocab, *[np.asarray(a) for a in arrays])
+
+
+def _idf_per_posting(indptr: np.ndarray, idf: np.ndarray):
+    """(lo, hi, idf of each posting in lo:hi) over blocks of about BLOCK postings: each term's idf
+    repeated over its posting list, so no per-posting search for its term."""
+    n_terms = len(indptr) - 1
+    t = 0
+    while t < n_terms:
+        # the terms whose lists start before indptr[t] + BLOCK (at least one term)
+        end = max(t + 1, int(np.searchsorted(indptr, indptr[t] + BLOCK, side="right")) - 1)
+        end = min(end, n_terms)
+        lo, hi = int(indptr[t]), int(indptr[end])
+        yield lo, hi, np.repeat(idf[t:end], np.diff(indptr[t:end + 1]))
+        t = end
 
 
 def lucene_quantized_length(lengths: np.ndarray) -> np.ndarray:
@@ -174,11 +189,9 @@ class BM25Retriever:
             self.avgdl = float(c.lengths.sum()) / n if n else 1.0
             self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
             doc_norm = k1 * (1 - b + b * c.lengths / self.avgdl)
-            for lo in range(0, len(c.indices), BLOCK):
-                sl = slice(lo, lo + BLOCK)
-                term_of = np.searchsorted(c.indptr, np.arange(lo, min(lo + BLOCK, len(c.indices))), side="right") - 1
-                tf = c.tf[sl].astype(np.float64)
-                weights[sl] = self.idf[term_of] * tf / (tf + doc_norm[c.indices[sl]])
+            for lo, hi, idf in _idf_per_posting(c.indptr, self.idf):
+                tf = c.tf[lo:hi].astype(np.float64)
+                weights[lo:hi] = idf * tf / (tf + doc_norm[c.indices[lo:hi]])
         else:
             f32 = np.float32
             # Lucene: docCount and avgdl only see documents that have at least one token.
@@ -203,8 +216,15 @@ class BM25Retriever:
 
     # -- search -----------------------------------------------------------------------------------------
     def _query_terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        ids: dict[int, int] = {}
+        """Distinct known terms of the query in first-seen order, with their counts."""
         ti = self.counts.term_index  # type: ignore[union-attr]
+        if hasattr(self.analyzer, "term_ids"):
+            # the analyzer's span cache keyed to this vocabulary: a query costs per-span lookups
+            if getattr(self, "_qids_of", None) is not ti:
+                self._qids, self._qids_of = self.analyzer.term_ids(known=ti), ti
+            c = Counter(self._qids(text))
+            return (np.fromiter(c.keys(), np.int64, len(c)) - 1, np.fromiter(c.values(), np.float64, len(c)))
+        ids: dict[int, int] = {}
         for tok in self.analyzer(text):
             j = ti.get(tok)
             if j is not None:  # gensim's doc2bow and Lucene both ignore unknown terms

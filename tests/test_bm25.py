@@ -154,3 +154,21 @@ def test_counting_in_workers_equals_counting_token_lists():
         assert got.vocab == sorted(ref.vocab) == ref.vocab
         for a, b in ((got.indptr, ref.indptr), (got.indices, ref.indices), (got.tf, ref.tf), (got.lengths, ref.lengths)):
             assert a.tolist() == b.tolist()
+
+
+@pytest.mark.parametrize("compiled", [False, None])
+def test_query_terms_through_the_span_cache_equal_the_analyzers_tokens(compiled):
+    """A query's known terms (first-seen order) and counts, from the span cache keyed to the
+    index's vocabulary, equal counting the analyzer's tokens; unknown terms are dropped."""
+    from bright_eval.retrievers.analysis import EnglishAnalyzer
+
+    docs = Corpus(["a", "b", "c"], ["The runners ran quickly, running.", "Caf\u00e9s and dogs' bones", "e.g. node.js 3.14"])
+    r = BM25Retriever("bright", analyzer=EnglishAnalyzer(compiled=compiled))
+    r.index(docs)
+    for q in ["running dogs, bones & caf\u00e9 running zebra", "E.G. node.js node.js 3.14 unknown", "", "the and"]:
+        want: dict[int, int] = {}
+        for tok in r.analyzer(q):
+            if tok in r.counts.term_index:
+                want[r.counts.term_index[tok]] = want.get(r.counts.term_index[tok], 0) + 1
+        terms, qtf = r._query_terms(q)
+        assert terms.tolist() == list(want) and qtf.tolist() == list(want.values())
