@@ -147,6 +147,10 @@ typedef struct {
     size_t pool_len, pool_cap;
     int32_t *out;
     size_t out_len, out_cap;
+    Py_UCS2 *lower;          /* simple lower case of each BMP code point */
+    unsigned char *unsafe;   /* bit per BMP code point: lower-casing the text first is not safe */
+    Py_UCS2 *scratch;        /* the current span, lower-cased */
+    size_t scratch_cap;
 } SpanTable;
 
 static int grow_i32(int32_t **buf, size_t *cap, size_t need) {
@@ -220,7 +224,8 @@ static int emit(SpanTable *t, PyObject *text, int kind, const void *data, Py_ssi
     if (!e) {
         if (t->used >= t->max_entries) table_clear(t); /* bound memory, as the Python cache does */
         if ((t->used + 1) * 10 > t->cap * 7 && table_resize(t, t->cap ? t->cap * 2 : 1 << 16) < 0) return -1;
-        PyObject *key = PyUnicode_Substring(text, st, end);
+        PyObject *key = text ? PyUnicode_Substring(text, st, end)
+                             : PyUnicode_FromKindAndData(kind, (const char *)data + st * kind, n);
         if (!key) return -1;
         PyObject *res = PyObject_CallOneArg(t->miss, key);
         if (!res) { Py_DECREF(key); return -1; }
@@ -278,32 +283,77 @@ static int emit(SpanTable *t, PyObject *text, int kind, const void *data, Py_ssi
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
 
-static PyObject *SpanTable_feed(SpanTable *t, PyObject *text) {
-    if (!PyUnicode_Check(text)) return PyErr_Format(PyExc_TypeError, "feed() takes a str");
+/* feed(text, lower=True): with `lower`, the text is lower-cased here as analysis.py's _lowered()
+ * does -- str.lower() unless the text holds a character for which that is unsafe, then as is --
+ * for texts without astral characters; for others it returns -1 and consumes nothing (the
+ * caller lower-cases in Python and feeds with lower=False). */
+static int scratch_fit(SpanTable *t, size_t n) {
+    if (n <= t->scratch_cap) return 0;
+    size_t c = t->scratch_cap ? t->scratch_cap : 256;
+    while (c < n) c *= 2;
+    Py_UCS2 *p = PyMem_Realloc(t->scratch, c * sizeof(Py_UCS2));
+    if (!p) { PyErr_NoMemory(); return -1; }
+    t->scratch = p;
+    t->scratch_cap = c;
+    return 0;
+}
+
+#define IS_SEP(c) ((c) < SEP_N && sep[c])
+
+static PyObject *SpanTable_feed(SpanTable *t, PyObject *args) {
+    PyObject *text;
+    int lower = 1;
+    if (!PyArg_ParseTuple(args, "U|p", &text, &lower)) return NULL;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t len = PyUnicode_GET_LENGTH(text), i = 0;
     const unsigned char *sep = t->sep[PyUnicode_IS_ASCII(text) ? 0 : 1];
     size_t before = t->out_len;
-#define SCAN(TYPE)                                                                   \
+    if (lower && kind == PyUnicode_4BYTE_KIND) return PyLong_FromLong(-1);
+    if (lower && !PyUnicode_IS_ASCII(text)) {
+        const unsigned char *u = t->unsafe;
+        for (Py_ssize_t k = 0; k < len && lower; k++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, k);
+            if (u[c >> 3] & (1u << (c & 7))) lower = 0;
+        }
+    }
+    /* Spans are cut and hashed on the (lower-cased) characters; a lower-cased span is copied to
+     * scratch for the lookup, an unchanged one is looked up in place. */
+#define SCAN(TYPE, LOW)                                                              \
     {                                                                                \
         const TYPE *s = data;                                                        \
         while (i < len) {                                                            \
-            while (i < len && s[i] < SEP_N && sep[s[i]]) i++;                        \
+            while (i < len && IS_SEP(LOW(s[i]))) i++;                                \
             if (i >= len) break;                                                     \
             Py_ssize_t st = i;                                                       \
             uint64_t h = FNV_OFFSET;                                                 \
-            while (i < len && !(s[i] < SEP_N && sep[s[i]])) {                        \
-                h = (h ^ (uint64_t)s[i]) * FNV_PRIME;                                \
+            while (i < len && !IS_SEP(LOW(s[i]))) {                                  \
+                h = (h ^ (uint64_t)LOW(s[i])) * FNV_PRIME;                           \
                 i++;                                                                 \
             }                                                                        \
-            if (emit(t, text, kind, data, st, i, h) < 0) return NULL;               \
+            if (lower) {                                                             \
+                if (scratch_fit(t, (size_t)(i - st)) < 0) return NULL;               \
+                for (Py_ssize_t k = st; k < i; k++) t->scratch[k - st] = LOW(s[k]);  \
+                if (emit(t, NULL, PyUnicode_2BYTE_KIND, t->scratch, 0, i - st, h) < 0) \
+                    return NULL;                                                     \
+            } else if (emit(t, text, kind, data, st, i, h) < 0) {                    \
+                return NULL;                                                         \
+            }                                                                        \
         }                                                                            \
     }
-    if (kind == PyUnicode_1BYTE_KIND) SCAN(Py_UCS1)
-    else if (kind == PyUnicode_2BYTE_KIND) SCAN(Py_UCS2)
-    else SCAN(Py_UCS4)
+#define RAW(c) (c)
+#define LOW_BMP(c) (t->lower[(c)])
+    if (lower) {
+        if (kind == PyUnicode_1BYTE_KIND) SCAN(Py_UCS1, LOW_BMP)
+        else SCAN(Py_UCS2, LOW_BMP)
+    } else {
+        if (kind == PyUnicode_1BYTE_KIND) SCAN(Py_UCS1, RAW)
+        else if (kind == PyUnicode_2BYTE_KIND) SCAN(Py_UCS2, RAW)
+        else SCAN(Py_UCS4, RAW)
+    }
 #undef SCAN
+#undef RAW
+#undef LOW_BMP
     return PyLong_FromSize_t(t->out_len - before);
 }
 
@@ -320,20 +370,34 @@ static PyObject *SpanTable_clear(SpanTable *t, PyObject *unused) {
 }
 
 static int SpanTable_init(SpanTable *t, PyObject *args, PyObject *kw) {
-    static char *names[] = {"miss", "sep_ascii", "sep_other", "max_entries", NULL};
+    static char *names[] = {"miss", "sep_ascii", "sep_other", "lower", "unsafe", "max_entries", NULL};
     PyObject *miss;
-    Py_buffer a, o;
+    Py_buffer a, o, lo, un;
     Py_ssize_t max_entries;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oy*y*n", names, &miss, &a, &o, &max_entries)) return -1;
-    int bad = a.len != SEP_N || o.len != SEP_N || !PyCallable_Check(miss) || max_entries < 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oy*y*y*y*n", names, &miss, &a, &o, &lo, &un, &max_entries)) return -1;
+    int bad = a.len != SEP_N || o.len != SEP_N || lo.len != 65536 * 2 || un.len != 65536 / 8 ||
+              !PyCallable_Check(miss) || max_entries < 1;
     if (!bad) {
         memcpy(t->sep[0], a.buf, SEP_N);
         memcpy(t->sep[1], o.buf, SEP_N);
+        if (!t->lower) t->lower = PyMem_Malloc(65536 * 2);
+        if (!t->unsafe) t->unsafe = PyMem_Malloc(65536 / 8);
+        if (t->lower && t->unsafe) {
+            memcpy(t->lower, lo.buf, 65536 * 2);
+            memcpy(t->unsafe, un.buf, 65536 / 8);
+        }
     }
     PyBuffer_Release(&a);
     PyBuffer_Release(&o);
+    PyBuffer_Release(&lo);
+    PyBuffer_Release(&un);
     if (bad) {
-        PyErr_Format(PyExc_ValueError, "SpanTable(miss callable, two %d-byte separator tables, max_entries >= 1)", SEP_N);
+        PyErr_Format(PyExc_ValueError, "SpanTable(miss callable, two %d-byte separator tables, a 65536 x uint16 "
+                     "lower-case table, a 65536-bit unsafe set, max_entries >= 1)", SEP_N);
+        return -1;
+    }
+    if (!t->lower || !t->unsafe) {
+        PyErr_NoMemory();
         return -1;
     }
     table_clear(t);
@@ -359,13 +423,17 @@ static void SpanTable_dealloc(SpanTable *t) {
     Py_CLEAR(t->miss);
     PyMem_Free(t->pool);
     PyMem_Free(t->out);
+    PyMem_Free(t->lower);
+    PyMem_Free(t->unsafe);
+    PyMem_Free(t->scratch);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
 static Py_ssize_t SpanTable_len(SpanTable *t) { return (Py_ssize_t)t->used; }
 
 static PyMethodDef SpanTable_methods[] = {
-    {"feed", (PyCFunction)SpanTable_feed, METH_O, "feed(text) -> number of ids appended to the buffer"},
+    {"feed", (PyCFunction)SpanTable_feed, METH_VARARGS,
+     "feed(text, lower=True) -> number of ids appended to the buffer (-1: lower-case it in Python first)"},
     {"take", (PyCFunction)SpanTable_take, METH_NOARGS, "take() -> the buffered ids as int32 bytes; empties the buffer"},
     {"clear", (PyCFunction)SpanTable_clear, METH_NOARGS, "forget every span"},
     {NULL, NULL, 0, NULL},

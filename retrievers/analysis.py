@@ -225,7 +225,7 @@ def _java_lower(tok: str) -> str:
     return "".join(_JAVA_LOWER.get(ord(ch)) or ch.lower() for ch in tok)
 
 
-def _unsafe_to_lower_first() -> re.Pattern:
+def _unsafe_to_lower_first() -> set[int]:
     """Characters for which lower-casing the whole text before tokenizing could differ
     from Lucene (which lower-cases each token after): they change class when lower-cased,
     lower-case to several characters, depend on context (sigma) or differ in Java."""
@@ -235,10 +235,15 @@ def _unsafe_to_lower_first() -> re.Pattern:
         lo = ch.lower()
         if lo != ch and (len(lo) != 1 or _CLASS_OF[ord(lo)] != _CLASS_OF[cp]):
             bad.add(cp)
-    return re.compile("[" + "".join(f"\\U{cp:08X}" for cp in sorted(bad)) + "]")
+    return bad
 
 
-_LOWER_UNSAFE = _unsafe_to_lower_first()
+_UNSAFE = _unsafe_to_lower_first()
+_LOWER_UNSAFE = re.compile("[" + "".join(f"\\U{cp:08X}" for cp in sorted(_UNSAFE)) + "]")
+# The same for the compiled span loop: str.lower() of each BMP character where it is one
+# character (elsewhere the character is in the unsafe set), and that set as a bitmap.
+_LOWER_BMP = array("H", (ord(lo) if len(lo := chr(cp).lower()) == 1 else cp for cp in range(0x10000))).tobytes()
+_UNSAFE_BMP = bytes(sum(1 << b for b in range(8) if (i * 8 + b) in _UNSAFE) for i in range(0x10000 // 8))
 
 
 # --- the analyzer ----------------------------------------------------------------------
@@ -413,7 +418,8 @@ class TermIds:
             raise RuntimeError("the compiled analyzer (_bm25c) is not built")
         self.compiled = _SpanTable is not None if compiled is None else compiled
         if self.compiled:
-            self._table = _SpanTable(self.span_ids, _SEP_ASCII, _SEP_OTHER, analyzer.max_cache)
+            self._table = _SpanTable(self.span_ids, _SEP_ASCII, _SEP_OTHER, _LOWER_BMP, _UNSAFE_BMP,
+                                     analyzer.max_cache)
         else:
             self._spans = _IdSpanCache(self)
 
@@ -434,7 +440,8 @@ class TermIds:
 
     def __call__(self, text: str) -> list[int]:
         if self.compiled:
-            self._table.feed(_lowered(text))
+            if self._table.feed(text) < 0:
+                self._table.feed(_lowered(text), False)
             return array("i", self._table.take()).tolist()
         spans = _spans(text)
         cache = self._spans
@@ -451,7 +458,9 @@ class TermIds:
         lengths = array("i")
         if self.compiled:
             feed = self._table.feed
-            lengths.extend(feed(_lowered(t)) for t in texts)
+            for t in texts:
+                n = feed(t)
+                lengths.append(n if n >= 0 else feed(_lowered(t), False))
             return array("i", self._table.take()), lengths
         flat = array("i")
         for t in texts:
