@@ -201,7 +201,16 @@ def _scan(text: str) -> list[str]:
         i = end
 
 
+_EDGE = ".,:;'\"\u2018\u2019\u201c\u201d"  # Mid* and quotes: they never join anything at a span's edge
+
+
 def _span_tokens(span: str) -> list[str]:
+    # Most spans are one ASCII word (letters, digits, underscores) with punctuation or quotes
+    # around it ("dog," "'quoted'" "“foo_bar”."): that word is the one token, since the
+    # edge characters join only between two letters or digits.
+    core = span.strip(_EDGE)
+    if core.isascii() and len(core) <= MAX_TOKEN_LENGTH and core.replace("_", "").isalnum():
+        return [core]
     if span.isascii() and len(span) <= MAX_TOKEN_LENGTH:
         return _ASCII_TOKEN.findall(span)
     return _scan(span)
