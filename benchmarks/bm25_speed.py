@@ -1,6 +1,8 @@
 """BM25 speed and memory, side by side on one corpus, then a scaling curve for ours.
 
-Each pipeline runs in its own subprocess so that its peak RSS is its own. Pipelines:
+Each pipeline runs in its own subprocess so that its peak RSS is its own. Ours (`ours-bm25*`)
+reads the passages' text from the file as it indexes (as Lucene's indexer does); the others hold
+the corpus in memory. Pipelines:
 ours (``bm25`` / ``bm25-lucene``: EnglishAnalyzer + scipy), Lucene via Pyserini (Anserini
 IndexCollection, 2 threads, + LuceneSearcher), BRIGHT's gensim pipeline (Lucene tokens via
 JNI), bm25s (its own tokenizer + PyStemmer), rank-bm25 (BM25Okapi on our tokens, a few
@@ -71,12 +73,38 @@ def base_size() -> int:
         return sum(1 for _ in f)
 
 
-def corpus_of(n: int):
-    if n <= base_size():
-        ids, texts = R.load_corpus(max_docs=n)
-        return ids, texts, False
-    ids, texts = R.load_corpus(grown_file(n))
-    return ids, texts, True
+class FileTexts:
+    """A corpus's texts read from its JSONL file on each pass, never all held at once: how a
+    streaming data layer feeds the indexer (which reads its texts once, front to back)."""
+
+    def __init__(self, path: Path, n: int):
+        self.path, self.n = path, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        with open(self.path) as f:
+            for i, line in enumerate(f):
+                if i >= self.n:
+                    return
+                yield json.loads(line)["content"]
+
+
+def corpus_of(n: int, stream: bool = False):
+    """(ids, texts, grown); with `stream`, texts is a FileTexts over the file."""
+    grown = n > base_size()
+    path = grown_file(n) if grown else R.DATA / "corpus.jsonl"
+    if not stream:
+        ids, texts = R.load_corpus(path, max_docs=n)
+        return ids, texts, grown
+    ids = []
+    with open(path) as f:
+        for line in f:
+            ids.append(json.loads(line)["id"])
+            if len(ids) == n:
+                break
+    return ids, FileTexts(path, len(ids)), grown
 
 
 def _vm_hwm_gb(pid="self") -> float:
@@ -289,7 +317,7 @@ PIPELINES = {
 
 def worker(name: str, docs: int, n_queries: int) -> None:
     with TreeMemory() as mem:
-        ids, texts, grown = corpus_of(docs)
+        ids, texts, grown = corpus_of(docs, stream=name.startswith("ours-bm25"))
         queries = R.load_queries(max_queries=n_queries)
         out = PIPELINES[name](ids, texts, queries)
     out.update(_usage(), tree_peak_pss_gb=mem.peak_gb, docs=len(ids), queries=len(queries), grown=grown)

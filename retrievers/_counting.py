@@ -17,8 +17,15 @@ handled which block. Counts and in-block row numbers use the narrowest dtype tha
 from __future__ import annotations
 
 import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
 from array import array
-from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
+from itertools import islice
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -121,48 +128,120 @@ def _drain(items: list) -> Iterator:
 
 
 # --- worker processes ------------------------------------------------------------------------
-_IDS = None
-_SENT = 0
+# Workers are fresh interpreters running `_serve`, fed through pipes,
+# not multiprocessing: forked workers share the corpus's pages with the parent, which then copies
+# each page it touches while sending texts (reference counts are writes), so the corpus ended up
+# in memory twice; spawn and forkserver workers re-import the user's main script.
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)))
+    stream.write(data)
+    stream.flush()
 
 
-def _init_worker(analyzer) -> None:
-    global _IDS, _SENT
-    _IDS, _SENT = analyzer.term_ids(), 0
+def _recv(stream):
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError
+    return pickle.loads(stream.read(struct.unpack("<Q", head)[0]))
 
 
-def _worker_block(texts: list[str]) -> Block:
-    global _SENT
+def _serve() -> None:
+    """Worker loop: an analyzer, then text chunks in; a Block out for each chunk."""
     from .analysis import _gc_paused
 
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    ids = _recv(inp).term_ids()
     with _gc_paused():
-        b = count_block(_IDS, texts, os.getpid())
-    if b.base != _SENT:
-        raise RuntimeError("worker vocabulary out of step")
-    _SENT = len(_IDS.terms)
-    return b
+        while True:
+            try:
+                texts = [b.decode("utf-8", "surrogatepass") for b in _recv(inp)]
+            except EOFError:
+                return
+            _send(out, count_block(ids, texts, os.getpid()))
 
 
-def blocks(analyzer, texts: Sequence[str], processes: int | None = None,
+class _Worker:
+    def __init__(self, analyzer):
+        self.proc = subprocess.Popen([sys.executable, "-c", f"from {__name__} import _serve; _serve()"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.todo: queue.Queue = queue.Queue(maxsize=2)  # chunks pickled ahead: bounded memory
+        self.error: BaseException | None = None
+        self.feeder = threading.Thread(target=self._feed, args=(analyzer,), daemon=True)
+        self.feeder.start()
+
+    def _feed(self, analyzer) -> None:
+        try:
+            _send(self.proc.stdin, analyzer)
+            while (texts := self.todo.get()) is not None:
+                # encoded here, not by pickle: pickling a str keeps a UTF-8 copy inside every
+                # non-ASCII str object for the rest of its life (0.4 GB more at 400k passages)
+                _send(self.proc.stdin, [t.encode("utf-8", "surrogatepass") for t in texts])
+        except BaseException as e:  # the reader reports it (a dead worker: its stderr)
+            self.error = e
+        finally:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def result(self) -> Block:
+        try:
+            return _recv(self.proc.stdout)
+        except EOFError:
+            self.proc.wait()
+            err = self.proc.stderr.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"BM25 analysis worker failed (exit {self.proc.returncode}): {err}") from self.error
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for s in (self.proc.stdout, self.proc.stderr):
+            s.close()
+
+
+def _chunks(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(texts)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def blocks(analyzer, texts: Iterable[str], n: int, processes: int | None = None,
            min_parallel: int = 20_000) -> Iterator[Block]:
-    """Blocks of `texts` in document order, from worker processes (one per core) for big inputs."""
+    """Blocks of the n `texts` in document order, from worker processes (one per core) for big
+    inputs. `texts` is read once, front to back: a stream from disk never needs to be held."""
     from .analysis import _gc_paused
 
-    n = len(texts)
     processes = processes or os.cpu_count() or 1
     if processes <= 1 or n < min_parallel:
         ids = analyzer.term_ids()
         with _gc_paused():
-            for lo in range(0, n, CHUNK_MAX):
-                yield count_block(ids, texts[lo:lo + CHUNK_MAX], "main")
+            for part in _chunks(texts, CHUNK_MAX):
+                yield count_block(ids, part, "main")
         return
-    import multiprocessing as mp
-
     chunk = min(CHUNK_MAX, max(500, n // (processes * 16)))
-    parts = (texts[i:i + chunk] for i in range(0, n, chunk))
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(processes, initializer=_init_worker, initargs=(analyzer,)) as pool:
-        # imap hands tasks out in order, so each worker's blocks reach us in the order it made them
-        yield from pool.imap(_worker_block, parts)
+    workers = [_Worker(analyzer) for _ in range(processes)]
+    sent: queue.Queue = queue.Queue()  # the worker of each chunk handed out, in order
+    try:
+        # chunk k goes to worker k % processes, so reading results in k order gives each
+        # worker's blocks in the order it made them, and the corpus's order
+        def hand_out():
+            for k, part in enumerate(_chunks(texts, chunk)):
+                workers[k % processes].todo.put(part)
+                sent.put(workers[k % processes])
+            for w in workers:
+                w.todo.put(None)
+            sent.put(None)
+
+        dealer = threading.Thread(target=hand_out, daemon=True)
+        dealer.start()
+        while (w := sent.get()) is not None:
+            yield w.result()
+        dealer.join()
+    finally:
+        for w in workers:
+            w.close()
 
 
 class _TokenIds:
@@ -202,8 +281,8 @@ def token_blocks(token_lists: Iterable[list[str]]) -> Iterator[Block]:
         yield count_block(ids, part, "tokens")
 
 
-def text_blocks(analyzer: Callable[[str], list[str]], texts: Sequence[str]) -> Iterator[Block]:
+def text_blocks(analyzer: Callable[[str], list[str]], texts: Iterable[str]) -> Iterator[Block]:
     """Blocks from texts through an analyzer without `term_ids` (plain callables), in one process."""
     ids = _TokenIds(analyzer)
-    for lo in range(0, len(texts), CHUNK_MAX):
-        yield count_block(ids, texts[lo:lo + CHUNK_MAX], "texts")
+    for part in _chunks(texts, CHUNK_MAX):
+        yield count_block(ids, part, "texts")
