@@ -31,6 +31,10 @@ import numpy as np
 import scipy.sparse as sp
 
 CHUNK_MAX = 20_000  # documents per block at most (uint16 row numbers within a block)
+# Below this many documents one process is faster on 2 cores: each worker learns the vocabulary
+# on its own (first sight of a span costs ~5 us of Python) and starts an interpreter (~1 s), which
+# the split of the per-token work repays only on large corpora (measured in benchmarks/bm25_speed).
+PARALLEL_FROM = 100_000
 
 
 class Block(NamedTuple):
@@ -208,7 +212,7 @@ def _chunks(texts: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def blocks(analyzer, texts: Iterable[str], n: int, processes: int | None = None,
-           min_parallel: int = 20_000) -> Iterator[Block]:
+           min_parallel: int = PARALLEL_FROM) -> Iterator[Block]:
     """Blocks of the n `texts` in document order, from worker processes (one per core) for big
     inputs. `texts` is read once, front to back: a stream from disk never needs to be held."""
     from .analysis import _gc_paused

@@ -57,12 +57,13 @@ class TermCounts:
 
     @classmethod
     def from_texts(cls, texts: Sequence[str], analyzer: Callable[[str], list[str]], processes: int | None = None,
-                   min_parallel: int = 20_000, description: str = "") -> "TermCounts":
+                   min_parallel: int | None = None, description: str = "") -> "TermCounts":
         """Analyse and count in one pass: in worker processes when the analyzer can give term ids
         (EnglishAnalyzer.term_ids), else token lists in this process. `texts` is iterated once,
         front to back (anything with a length: a list, or a stream from disk)."""
         if hasattr(analyzer, "term_ids"):
-            blocks = _counting.blocks(analyzer, texts, len(texts), processes, min_parallel)
+            blocks = _counting.blocks(analyzer, texts, len(texts), processes,
+                                      _counting.PARALLEL_FROM if min_parallel is None else min_parallel)
         else:
             blocks = _counting.text_blocks(analyzer, texts)
         return cls._assemble(blocks, len(texts), description)
