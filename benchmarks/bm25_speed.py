@@ -125,7 +125,7 @@ class TreeMemory:
     workers, the JVM) every `interval` s; `peak_gb` is the largest total seen. PSS splits pages
     shared after fork among the processes sharing them, so the total is memory really used."""
 
-    def __init__(self, interval: float = 0.05):
+    def __init__(self, interval: float = 0.25):
         import threading
 
         self.interval, self.peak_gb = interval, 0.0
