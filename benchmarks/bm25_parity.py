@@ -191,15 +191,24 @@ def main(argv=None):
     our_q = {q: an(t) for q, t in queries.items()}
     t_ours = time.perf_counter() - t0
     doc_agree, doc_ex = token_agreement(our_docs, ref_docs, ids)
+    # The indexer's path: term ids from the span table (compiled when built), back to terms.
+    term_ids = EnglishAnalyzer().term_ids()
+    flat, lengths = term_ids.many(texts)
+    it = iter([term_ids.terms[i - 1] for i in flat])
+    id_docs = [[next(it) for _ in range(n)] for n in lengths]
+    id_agree, id_ex = token_agreement(id_docs, ref_docs, ids)
+    del flat, it, id_docs
     q_agree, q_ex = token_agreement(list(our_q.values()), list(ref_q.values()), list(queries))
     agree_q = {q for q in queries if our_q[q] == ref_q[q]}
     report["tokens"] = {"docs_identical": doc_agree, "queries_identical": q_agree,
+                        "docs_identical_indexer_term_ids": id_agree, "term_ids_compiled": term_ids.compiled,
                         "tokens_total": sum(map(len, ref_docs)),
                         "lucene_jni_s": t_ref, "ours_s": t_ours,
                         "doc_examples": doc_ex, "query_examples": q_ex}
     print(f"token lists identical: docs {doc_agree:.4%}, queries {q_agree:.4%} "
-          f"(ours {t_ours:.1f}s, Lucene via JNI {t_ref:.1f}s)", flush=True)
-    for e in doc_ex + q_ex:
+          f"(ours {t_ours:.1f}s, Lucene via JNI {t_ref:.1f}s); indexer's term ids "
+          f"({'compiled' if term_ids.compiled else 'pure Python'}): docs {id_agree:.4%}", flush=True)
+    for e in doc_ex + q_ex + id_ex:
         print("  differs:", e)
 
     # -- bm25 (BRIGHT) ---------------------------------------------------------------------

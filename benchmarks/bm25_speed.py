@@ -1,6 +1,8 @@
 """BM25 speed and memory, side by side on one corpus, then a scaling curve for ours.
 
-Each pipeline runs in its own subprocess so that its peak RSS is its own. Pipelines:
+Each pipeline runs in its own subprocess so that its peak RSS is its own. Ours (`ours-bm25*`)
+reads the passages' text from the file as it indexes (as Lucene's indexer does); the others hold
+the corpus in memory. Pipelines:
 ours (``bm25`` / ``bm25-lucene``: EnglishAnalyzer + scipy), Lucene via Pyserini (Anserini
 IndexCollection, 2 threads, + LuceneSearcher), BRIGHT's gensim pipeline (Lucene tokens via
 JNI), bm25s (its own tokenizer + PyStemmer), rank-bm25 (BM25Okapi on our tokens, a few
@@ -71,23 +73,114 @@ def base_size() -> int:
         return sum(1 for _ in f)
 
 
-def corpus_of(n: int):
-    if n <= base_size():
-        ids, texts = R.load_corpus(max_docs=n)
-        return ids, texts, False
-    ids, texts = R.load_corpus(grown_file(n))
-    return ids, texts, True
+class FileTexts:
+    """A corpus's texts read from its JSONL file on each pass, never all held at once: how a
+    streaming data layer feeds the indexer (which reads its texts once, front to back)."""
+
+    def __init__(self, path: Path, n: int):
+        self.path, self.n = path, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        with open(self.path) as f:
+            for i, line in enumerate(f):
+                if i >= self.n:
+                    return
+                yield json.loads(line)["content"]
+
+
+def corpus_of(n: int, stream: bool = False):
+    """(ids, texts, grown); with `stream`, texts is a FileTexts over the file."""
+    grown = n > base_size()
+    path = grown_file(n) if grown else R.DATA / "corpus.jsonl"
+    if not stream:
+        ids, texts = R.load_corpus(path, max_docs=n)
+        return ids, texts, grown
+    ids = []
+    with open(path) as f:
+        for line in f:
+            ids.append(json.loads(line)["id"])
+            if len(ids) == n:
+                break
+    return ids, FileTexts(path, len(ids)), grown
+
+
+def _vm_hwm_gb(pid="self") -> float:
+    """Peak RSS of one process from /proc (VmHWM). Unlike getrusage's ru_maxrss, it starts
+    afresh at exec, so it does not inherit the peak of the process that spawned this one."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return float("nan")
+
+
+class TreeMemory:
+    """Samples the proportional set size (PSS) of this process and all its descendants (Pool
+    workers, the JVM) every `interval` s; `peak_gb` is the largest total seen. PSS splits pages
+    shared after fork among the processes sharing them, so the total is memory really used."""
+
+    def __init__(self, interval: float = 0.25):
+        import threading
+
+        self.interval, self.peak_gb = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        out, todo = [], [pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            try:
+                for task in os.listdir(f"/proc/{p}/task"):
+                    with open(f"/proc/{p}/task/{task}/children") as f:
+                        todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+        return out
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _run(self):
+        me = os.getpid()
+        while not self._stop.is_set():
+            total = sum(self._pss_kb(p) for p in self._tree(me)) * 1024 / 1e9
+            self.peak_gb = max(self.peak_gb, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def _usage() -> dict:
-    """Peak RSS (own, and the largest child: Pool workers, the JVM of IndexCollection), CPU
-    seconds of the process and its children, and the machine's load: on a shared 2-core box
-    a load above 2 means other jobs slowed these timings down."""
-    import os
+    """Peak memory (own VmHWM; and the sampled peak PSS of the whole process tree, which counts
+    Pool workers and the JVM), CPU seconds of the process and its children, and the machine's
+    load: on a shared 2-core box a load above 2 means other jobs slowed these timings down."""
     import resource
 
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"peak_rss_gb": own.ru_maxrss / 1e6, "children_peak_rss_gb": kids.ru_maxrss / 1e6,
+    return {"peak_rss_gb": _vm_hwm_gb(),
             "cpu_s": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
             "load_avg_1min": os.getloadavg()[0]}
 
@@ -102,25 +195,34 @@ def run_ours(flavour, ids, texts, queries):
     r = BM25Retriever(flavour=flavour, k1=0.9, b=0.4, analyzer=EnglishAnalyzer())
     t0 = time.perf_counter()
     r.index(Corpus(ids, texts))
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     for qid, q in queries.items():
         r.search({qid: q}, k=1000)
-    return {"index_s": t1 - t0, "search_ms": (time.perf_counter() - t1) / len(queries) * 1e3}
+    # CPU time too: on a shared machine with more runnable jobs than cores, wall time per query
+    # counts the time other jobs held the core
+    return {"index_s": t1 - t0, "search_ms": (time.perf_counter() - t1) / len(queries) * 1e3,
+            "search_cpu_ms": (time.process_time() - c1) / len(queries) * 1e3}
 
 
 def run_analyzer(ids, texts, queries):
+    """Analysis + term counting alone (what indexing costs before BM25 weighting): as indexing
+    does it (one process below PARALLEL_FROM documents), forced into two worker processes, and
+    on the pure-Python path (no compiled span loop)."""
     R.ensure_project_importable()
     from bright_eval.retrievers.analysis import EnglishAnalyzer
+    from bright_eval.retrievers.bm25 import TermCounts
 
-    t0 = time.perf_counter()
-    toks = EnglishAnalyzer().analyze_many(texts)
-    t = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    one = EnglishAnalyzer()
-    for x in texts:
-        one(x)
-    return {"index_s": t, "single_process_s": time.perf_counter() - t0,
-            "tokens": sum(map(len, toks)), "words": sum(len(x.split()) for x in texts)}
+    out = {}
+    for key, an, procs in (("index_s", EnglishAnalyzer(), None),
+                           ("two_processes_s", EnglishAnalyzer(), 2),
+                           ("pure_python_s", EnglishAnalyzer(compiled=False), None)):
+        t0 = time.perf_counter()
+        counts = TermCounts.from_texts(texts, an, processes=procs, min_parallel=1 if procs else None)
+        out[key] = time.perf_counter() - t0
+        del counts
+    out["compiled"] = EnglishAnalyzer().term_ids().compiled
+    out["words"] = sum(len(x.split()) for x in texts)
+    return out
 
 
 def run_lucene(ids, texts, queries):
@@ -218,10 +320,11 @@ PIPELINES = {
 
 
 def worker(name: str, docs: int, n_queries: int) -> None:
-    ids, texts, grown = corpus_of(docs)
-    queries = R.load_queries(max_queries=n_queries)
-    out = PIPELINES[name](ids, texts, queries)
-    out.update(_usage(), docs=len(ids), queries=len(queries), grown=grown)
+    with TreeMemory() as mem:
+        ids, texts, grown = corpus_of(docs, stream=name.startswith("ours-bm25"))
+        queries = R.load_queries(max_queries=n_queries)
+        out = PIPELINES[name](ids, texts, queries)
+    out.update(_usage(), tree_peak_pss_gb=mem.peak_gb, docs=len(ids), queries=len(queries), grown=grown)
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -258,27 +361,28 @@ def main(argv=None):
             grown_file(n)  # here, so that growing the corpus is not in a worker's peak RSS
     report = {"docs": args.docs, "queries": args.queries, "pipelines": {}, "scaling": {}}
     print(f"{'pipeline':20s} {'index s':>9s} {'search ms/q':>12s} {'peak RSS GB':>12s} "
-          f"{'children GB':>12s} {'CPU s':>7s} {'load':>5s}")
+          f"{'tree PSS GB':>12s} {'CPU s':>7s} {'load':>5s}")
     for name in names:
         res = spawn(name, args.docs, args.queries)
         report["pipelines"][name] = res
         if "error" not in res:
             print(f"{name:20s} {res['index_s']:9.1f} {res.get('search_ms', float('nan')):12.1f} "
-                  f"{res['peak_rss_gb']:12.2f} {res['children_peak_rss_gb']:12.2f} "
+                  f"{res['peak_rss_gb']:12.2f} {res['tree_peak_pss_gb']:12.2f} "
                   f"{res['cpu_s']:7.1f} {res['load_avg_1min']:5.1f}"
                   + (f"   (tokenize {res['tokenize_s']:.1f}s)" if "tokenize_s" in res else "")
-                  + (f"   (1 process {res['single_process_s']:.1f}s, {res['words']:,} words)"
-                     if "single_process_s" in res else ""), flush=True)
+                  + (f"   (search CPU {res['search_cpu_ms']:.2f} ms/q)" if "search_cpu_ms" in res else "")
+                  + (f"   (2 worker processes {res['two_processes_s']:.1f}s; pure Python {res['pure_python_s']:.1f}s;"
+                     f" {res['words']:,} words)" if "two_processes_s" in res else ""), flush=True)
 
     if sizes:
         print(f"\nscaling, ours (bm25), {min(100, args.queries)} queries:")
-        print(f"{'docs':>9s} {'index s':>9s} {'search ms/q':>12s} {'peak RSS GB':>12s} {'load':>5s}")
+        print(f"{'docs':>9s} {'index s':>9s} {'search ms/q':>12s} {'peak RSS GB':>12s} {'tree PSS GB':>12s} {'load':>5s}")
     for n in sizes:
         res = spawn("ours-bm25", n, min(100, args.queries), timeout=1800)
         report["scaling"][n] = res
         if "error" not in res:
             print(f"{n:9,d} {res['index_s']:9.1f} {res['search_ms']:12.1f} "
-                  f"{max(res['peak_rss_gb'], res['children_peak_rss_gb']):12.2f} "
+                  f"{res['peak_rss_gb']:12.2f} {res['tree_peak_pss_gb']:12.2f} "
                   f"{res['load_avg_1min']:5.1f}"
                   + ("   (grown by re-cutting the corpus)" if res["grown"] else ""), flush=True)
     ok = {n: r for n, r in report["scaling"].items() if "error" not in r}
@@ -293,7 +397,7 @@ def main(argv=None):
         search = sum(per_doc_search * BRIGHT_DOCS[t] * BRIGHT_QUERIES[t] for t in BRIGHT_DOCS) / 1e3
         report["projection"] = {"docs": total_docs, "index_s": idx, "search_s": search}
         print(f"\nprojected full BRIGHT (12 tasks, {total_docs:,} docs, 1,384 queries, docs of "
-              f"~300 words): index {idx / 60:.1f} min, search {search / 60:.1f} min "
+              f"~300 words): index {idx / 60:.1f} min, search {search:.0f} s "
               f"(per task, from the {big:,}-doc point)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))

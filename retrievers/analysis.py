@@ -28,6 +28,7 @@ import bisect
 import gc
 import os
 import re
+from array import array
 from contextlib import contextmanager
 from itertools import chain
 from typing import Iterable, Iterator, Sequence
@@ -35,7 +36,12 @@ from typing import Iterable, Iterator, Sequence
 from bright_eval.retrievers import _uax29_tables
 from bright_eval.retrievers.porter import stem as porter_stem
 
-__all__ = ["EnglishAnalyzer", "LUCENE_ENGLISH_STOP_WORDS", "tokenize"]
+try:  # optional compiled span loop (pyproject's ext-modules); the Python code stays the reference
+    from bright_eval.retrievers._bm25c import SpanTable as _SpanTable
+except ImportError:  # pragma: no cover - built wherever a C compiler was available
+    _SpanTable = None
+
+__all__ = ["EnglishAnalyzer", "LUCENE_ENGLISH_STOP_WORDS", "TermIds", "tokenize"]
 
 # EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (Lucene 9), which Anserini's default analyzer uses.
 LUCENE_ENGLISH_STOP_WORDS = frozenset(
@@ -81,10 +87,14 @@ _CLASS_OF = _ClassMap()
 # (they only matter next to emoji and Hebrew).
 _KEEP_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.,:;'"
 _BLANK_ASCII = str.maketrans({chr(i): " " for i in range(128) if chr(i) not in _KEEP_ASCII})
-_CHUNK = re.compile("[^" + re.escape("".join(
+_SEPARATORS = "".join(  # in a text that is not pure ASCII; none at or above U+3001
     chr(i) for i in range(0x3001)
     if (i < 128 and chr(i) not in _KEEP_ASCII + '#*"') or (i >= 128 and chr(i).isspace()
-                                                           and _CLASS_OF[i] == "O"))) + "]+")
+                                                           and _CLASS_OF[i] == "O"))
+_CHUNK = re.compile("[^" + re.escape(_SEPARATORS) + "]+")
+# The same two cuts as tables for the compiled span loop (_bm25c.SpanTable).
+_SEP_ASCII = bytes(i < 128 and chr(i) not in _KEEP_ASCII for i in range(0x3001))
+_SEP_OTHER = bytes(chr(i) in _SEPARATORS for i in range(0x3001))
 # UAX#29 over ASCII: letters/digits/underscores glue; ":" "." "'" join two letters, "," ";"
 # "." "'" join two digits; underscores alone are no token.
 _ASCII_TOKEN = re.compile(
@@ -94,10 +104,16 @@ _ASCII_TOKEN = re.compile(
 
 # --- the grammar, over class letters -----------------------------------------------------
 _X = "[XZVWCms]"  # WB4: Extend/Format/ZWJ stick to what precedes them
-_ALNUM = (  # WB5-WB12: letters and digits, with Mid* only between two of a kind
-    rf"(?:H{_X}*(?:[LPQ]{_X}*(?=[AaH])|D{_X}*(?=H)|Q{_X}*)?"
-    rf"|[Aa]{_X}*(?:[LPQ]{_X}*(?=[AaH]))?"
-    rf"|N{_X}*(?:[MPQ]{_X}*(?=N))?)+"
+# WB5-WB12 as StandardTokenizerImpl.jflex writes them: a word is a run of pieces, each
+# (1) a Hebrew letter with a trailing ' (WB7a) or " + Hebrew letter (WB7b/c), (2) letters joined
+# by a Mid* between two of them, or (3) digits likewise. Only a Hebrew letter that *starts* a
+# piece takes a trailing ': one reached through a Mid* join (א:ב' or צה״ל') or through " (צה"ל')
+# does not, and neither does the second letter of (1) join on (א"ב:ג -> א"ב, ג). Pieces are tried
+# in this order, which gives JFlex's longest match here.
+_ALNUM = (
+    rf"(?:H{_X}*(?:Q{_X}*|D{_X}*H{_X}*)"
+    rf"|[AaH]{_X}*(?:[LPQ]{_X}*[AaH]{_X}*)*"
+    rf"|N{_X}*(?:[MPQ]{_X}*N{_X}*)*)+"
 )
 _SEGMENT = rf"(?:(?:K{_X}*)+|{_ALNUM})"  # WB13: katakana only joins katakana
 _WORD = re.compile(rf"(?:E{_X}*)*{_SEGMENT}(?:(?:E{_X}*)+{_SEGMENT})*(?:E{_X}*)*")
@@ -185,7 +201,16 @@ def _scan(text: str) -> list[str]:
         i = end
 
 
+_EDGE = ".,:;'\"\u2018\u2019\u201c\u201d"  # Mid* and quotes: they never join anything at a span's edge
+
+
 def _span_tokens(span: str) -> list[str]:
+    # Most spans are one ASCII word (letters, digits, underscores) with punctuation or quotes
+    # around it ("dog," "'quoted'" "“foo_bar”."): that word is the one token, since the
+    # edge characters join only between two letters or digits.
+    core = span.strip(_EDGE)
+    if core.isascii() and len(core) <= MAX_TOKEN_LENGTH and core.replace("_", "").isalnum():
+        return [core]
     if span.isascii() and len(span) <= MAX_TOKEN_LENGTH:
         return _ASCII_TOKEN.findall(span)
     return _scan(span)
@@ -209,7 +234,7 @@ def _java_lower(tok: str) -> str:
     return "".join(_JAVA_LOWER.get(ord(ch)) or ch.lower() for ch in tok)
 
 
-def _unsafe_to_lower_first() -> re.Pattern:
+def _unsafe_to_lower_first() -> set[int]:
     """Characters for which lower-casing the whole text before tokenizing could differ
     from Lucene (which lower-cases each token after): they change class when lower-cased,
     lower-case to several characters, depend on context (sigma) or differ in Java."""
@@ -219,13 +244,30 @@ def _unsafe_to_lower_first() -> re.Pattern:
         lo = ch.lower()
         if lo != ch and (len(lo) != 1 or _CLASS_OF[ord(lo)] != _CLASS_OF[cp]):
             bad.add(cp)
-    return re.compile("[" + "".join(f"\\U{cp:08X}" for cp in sorted(bad)) + "]")
+    return bad
 
 
-_LOWER_UNSAFE = _unsafe_to_lower_first()
+_UNSAFE = _unsafe_to_lower_first()
+_LOWER_UNSAFE = re.compile("[" + "".join(f"\\U{cp:08X}" for cp in sorted(_UNSAFE)) + "]")
+# The same for the compiled span loop: str.lower() of each BMP character where it is one
+# character (elsewhere the character is in the unsafe set), and that set as a bitmap.
+_LOWER_BMP = array("H", (ord(lo) if len(lo := chr(cp).lower()) == 1 else cp for cp in range(0x10000))).tobytes()
+_UNSAFE_BMP = bytes(sum(1 << b for b in range(8) if (i * 8 + b) in _UNSAFE) for i in range(0x10000 // 8))
 
 
 # --- the analyzer ----------------------------------------------------------------------
+def _spans(text: str) -> list[str]:
+    """The text cut at characters that never belong to a token, lower-cased where that is safe."""
+    if text.isascii():
+        return text.lower().translate(_BLANK_ASCII).split()
+    return _CHUNK.findall(text if _LOWER_UNSAFE.search(text) else text.lower())
+
+
+def _lowered(text: str) -> str:
+    """What `_spans` cuts: the text lower-cased where that is safe."""
+    return text.lower() if text.isascii() or not _LOWER_UNSAFE.search(text) else text
+
+
 class _TermCache(dict):
     """raw token -> indexed term, or None for a stop word."""
 
@@ -274,8 +316,9 @@ class EnglishAnalyzer:
     """
 
     def __init__(self, stemming: bool = True, stopwords: Iterable[str] | None = None,
-                 max_cache: int = 4_000_000):
+                 max_cache: int = 4_000_000, compiled: bool | None = None):
         self.stemming = stemming
+        self.compiled = compiled  # span loop in C for term ids: None = when built (same ids either way)
         self.stopwords = frozenset(LUCENE_ENGLISH_STOP_WORDS if stopwords is None else stopwords)
         self.max_cache = max_cache  # span entries kept before the cache is reset (memory)
         self._terms = _TermCache(self.stopwords, stemming)
@@ -285,11 +328,11 @@ class EnglishAnalyzer:
     def fingerprint(self) -> str:
         """Cache key for anything derived from these tokens; bump the version on any change."""
         if self.stemming and self.stopwords == LUCENE_ENGLISH_STOP_WORDS:
-            return "lucene-english-porter-v1"
+            return "lucene-english-porter-v2"
         import hashlib
 
         h = hashlib.sha1(" ".join(sorted(self.stopwords)).encode()).hexdigest()[:8]
-        return f"lucene-english-{'porter' if self.stemming else 'nostem'}-stop{h}-v1"
+        return f"lucene-english-{'porter' if self.stemming else 'nostem'}-stop{h}-v2"
 
     def __str__(self) -> str:
         return self.fingerprint
@@ -298,10 +341,7 @@ class EnglishAnalyzer:
         return f"EnglishAnalyzer({self.fingerprint})"
 
     def __call__(self, text: str) -> list[str]:
-        if text.isascii():
-            spans = text.lower().translate(_BLANK_ASCII).split()
-        else:
-            spans = _CHUNK.findall(text if _LOWER_UNSAFE.search(text) else text.lower())
+        spans = _spans(text)
         cache = self._spans
         if len(cache) > self.max_cache:
             cache.clear()
@@ -313,10 +353,15 @@ class EnglishAnalyzer:
             return terms
         return list(chain.from_iterable((t,) if t.__class__ is str else t for t in terms))
 
+    def term_ids(self, known: dict[str, int] | None = None) -> "TermIds":
+        """A fresh vocabulary that maps texts to term ids (for indexing; see `TermIds`), or with
+        `known` (term -> i), ids i + 1 of the known terms only (for queries)."""
+        return TermIds(self, self.compiled, known)
+
     def __getstate__(self):
         # Worker processes build their own caches rather than receive a copy.
         return {"stemming": self.stemming, "stopwords": self.stopwords,
-                "max_cache": self.max_cache}
+                "max_cache": self.max_cache, "compiled": self.compiled}
 
     def __setstate__(self, state):
         self.__init__(**state)
@@ -345,6 +390,93 @@ class EnglishAnalyzer:
         with ctx.Pool(processes, initializer=_init_worker, initargs=(self,)) as pool, _gc_paused():
             for part in pool.imap(_analyze_chunk, parts):
                 yield from part
+
+
+class _IdSpanCache(dict):
+    """span -> term id (>= 1), None, or a tuple of ids (then also in `multi`)."""
+
+    def __init__(self, owner: "TermIds"):
+        super().__init__()
+        self.owner = owner
+        self.multi: set[str] = set()
+
+    def __missing__(self, span: str):
+        ids = self.owner.span_ids(span)
+        out = ids if len(ids) > 1 else ids[0] if ids else None
+        if len(ids) > 1:
+            self.multi.add(span)
+        self[span] = out
+        return out
+
+
+class TermIds:
+    """The analyzer's terms as integer ids against a vocabulary of its own: ``terms[i - 1]`` is
+    the term of id i, in first-seen order. Indexing wants ids, not strings, and a span cache that
+    holds ids gives them at the speed of the string path, with per-term work only for new terms.
+
+    With the compiled extension (``compiled=None`` uses it when it is built) the span cache is a
+    C hash table fed by the same Python code on first sight of a span; without it, a dict."""
+
+    def __init__(self, analyzer: EnglishAnalyzer, compiled: bool | None = None,
+                 known: dict[str, int] | None = None):
+        self.analyzer = analyzer
+        self.vocab: dict[str, int] = {}
+        self.terms: list[str] = []
+        self.known = known  # a fixed vocabulary (term -> i): give i + 1, drop other terms
+        if compiled and _SpanTable is None:
+            raise RuntimeError("the compiled analyzer (_bm25c) is not built")
+        self.compiled = _SpanTable is not None if compiled is None else compiled
+        if self.compiled:
+            self._table = _SpanTable(self.span_ids, _SEP_ASCII, _SEP_OTHER, _LOWER_BMP, _UNSAFE_BMP,
+                                     analyzer.max_cache)
+        else:
+            self._spans = _IdSpanCache(self)
+
+    def span_ids(self, span: str) -> tuple[int, ...]:
+        """Term ids of one span (new terms get the next ids): the reference for both caches."""
+        terms = filter(None, map(self.analyzer._terms.__getitem__, _span_tokens(span)))
+        if self.known is not None:
+            return tuple(i + 1 for i in map(self.known.get, terms) if i is not None)
+        vocab, new = self.vocab, self.terms
+        ids = []
+        for term in terms:
+            i = vocab.get(term)
+            if i is None:
+                new.append(term)
+                i = vocab[term] = len(new)
+            ids.append(i)
+        return tuple(ids)
+
+    def __call__(self, text: str) -> list[int]:
+        if self.compiled:
+            if self._table.feed(text) < 0:
+                self._table.feed(_lowered(text), False)
+            return array("i", self._table.take()).tolist()
+        spans = _spans(text)
+        cache = self._spans
+        if len(cache) > self.analyzer.max_cache:
+            cache.clear()
+            cache.multi.clear()
+        ids = list(filter(None, map(cache.__getitem__, spans)))
+        if cache.multi.isdisjoint(spans):
+            return ids
+        return list(chain.from_iterable((i,) if i.__class__ is int else i for i in ids))
+
+    def many(self, texts: Iterable[str]) -> tuple[array, array]:
+        """(all term ids, one text after the other; number of ids per text), as int32 arrays."""
+        lengths = array("i")
+        if self.compiled:
+            feed = self._table.feed
+            for t in texts:
+                n = feed(t)
+                lengths.append(n if n >= 0 else feed(_lowered(t), False))
+            return array("i", self._table.take()), lengths
+        flat = array("i")
+        for t in texts:
+            ids = self(t)
+            flat.extend(ids)
+            lengths.append(len(ids))
+        return flat, lengths
 
 
 @contextmanager

@@ -18,9 +18,9 @@ import json
 import logging
 import shutil
 import time
-from array import array
+from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,10 +30,16 @@ from bright_eval.data import Corpus
 from bright_eval.progress import progress
 from bright_eval.trec import Run
 
-log = logging.getLogger(__name__)
+from . import _counting
 
-CHUNK = 20_000  # documents per sparse block while counting: bounds peak memory on 400k-doc tasks
-BLOCK = 8_000_000  # postings per weighting step
+try:  # optional C kernels (pyproject's ext-modules); the numpy code below is the reference
+    from . import _bm25c
+except ImportError:  # pragma: no cover - built wherever a C compiler was available
+    _bm25c = None
+
+BLOCK = 2_000_000  # postings per weighting step (float64 temporaries of this size)
+
+log = logging.getLogger(__name__)
 
 
 class TermCounts:
@@ -50,44 +56,32 @@ class TermCounts:
 
     @classmethod
     def build(cls, token_lists: Iterable[list[str]], n_docs: int) -> "TermCounts":
-        term_index: dict[str, int] = {}
-        lengths = array("i")
-        blocks: list[sp.csr_matrix] = []
-        cols, counts = array("i"), []
-        for tokens in token_lists:
-            ids = [term_index.setdefault(t, len(term_index)) for t in tokens]
-            cols.extend(ids)
-            counts.append(len(ids))
-            lengths.append(len(ids))
-            if len(counts) == CHUNK:
-                blocks.append(cls._block(cols, counts))
-                cols, counts = array("i"), []
-        if counts:
-            blocks.append(cls._block(cols, counts))
-        n_terms = len(term_index)
-        blocks = [sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], n_terms)) for b in blocks]
-        doc_term = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, 0), dtype=np.int32)
-        del blocks  # each copy of the postings is released as soon as the next exists: peak ~2 copies, not 4
-        if doc_term.shape[0] != n_docs:
-            raise ValueError(f"analyzer produced {doc_term.shape[0]} token lists for {n_docs} documents")
-        term_doc = doc_term.tocsc()  # column t = posting list of term t
-        del doc_term
-        term_doc.sort_indices()
-        vocab = [""] * n_terms
-        for t, i in term_index.items():
-            vocab[i] = t
-        return cls(vocab, term_doc.indptr.astype(np.int64), term_doc.indices.astype(np.int32, copy=False),
-                   term_doc.data.astype(np.int32, copy=False), np.frombuffer(lengths, dtype=np.int32).copy())
+        """From ready-made token lists (any tokenizer), in this process."""
+        return cls._assemble(_counting.token_blocks(token_lists), n_docs)
 
-    @staticmethod
-    def _block(cols: array, counts: list[int]) -> sp.csr_matrix:
-        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        col = np.frombuffer(cols, dtype=np.int32)
-        width = int(col.max()) + 1 if len(col) else 0
-        m = sp.csr_matrix((np.ones(len(col), dtype=np.int32), col, indptr), shape=(len(counts), width))
-        m.sum_duplicates()  # repeated tokens in a document -> one entry with its count
-        return m
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], analyzer: Callable[[str], list[str]], processes: int | None = None,
+                   min_parallel: int | None = None, description: str = "") -> "TermCounts":
+        """Analyse and count in one pass: in worker processes when the analyzer can give term ids
+        (EnglishAnalyzer.term_ids), else token lists in this process. `texts` is iterated once,
+        front to back (anything with a length: a list, or a stream from disk)."""
+        if hasattr(analyzer, "term_ids"):
+            blocks = _counting.blocks(analyzer, texts, len(texts), processes,
+                                      _counting.PARALLEL_FROM if min_parallel is None else min_parallel)
+        else:
+            blocks = _counting.text_blocks(analyzer, texts)
+        return cls._assemble(blocks, len(texts), description)
+
+    @classmethod
+    def _assemble(cls, blocks: Iterable, n_docs: int, description: str = "") -> "TermCounts":
+        asm = _counting.Assembler()
+        done = 0
+        for b in progress(blocks, total=None, description=description or "counting terms"):
+            asm.add(b)
+            done += len(b.lengths)
+        if done != n_docs:
+            raise ValueError(f"analyzer produced {done} token lists for {n_docs} documents")
+        return cls(*asm.finish())
 
     def save(self, folder: Path) -> None:
         np.save(folder / "indptr.npy", self.indptr)
@@ -109,6 +103,20 @@ class TermCounts:
                              f"{len(indices)} postings, {len(tf)} counts, {len(lengths)} documents"
                              + (f" (corpus has {n_docs})" if n_docs is not None else ""))
         return cls(vocab, *arrays)
+
+
+def _idf_per_posting(indptr: np.ndarray, idf: np.ndarray):
+    """(lo, hi, idf of each posting in lo:hi) over blocks of about BLOCK postings: each term's idf
+    repeated over its posting list, so no per-posting search for its term."""
+    n_terms = len(indptr) - 1
+    t = 0
+    while t < n_terms:
+        # the terms whose lists start before indptr[t] + BLOCK (at least one term)
+        end = max(t + 1, int(np.searchsorted(indptr, indptr[t] + BLOCK, side="right")) - 1)
+        end = min(end, n_terms)
+        lo, hi = int(indptr[t]), int(indptr[end])
+        yield lo, hi, np.repeat(idf[t:end], np.diff(indptr[t:end + 1]))
+        t = end
 
 
 def lucene_quantized_length(lengths: np.ndarray) -> np.ndarray:
@@ -154,10 +162,7 @@ class BM25Retriever:
 
     # -- indexing ---------------------------------------------------------------------------------------
     def _analyze_corpus(self, corpus: Corpus) -> TermCounts:
-        # Token lists are consumed as they are produced: holding all of them would cost ~1 GB per 60k docs.
-        stream = getattr(self.analyzer, "analyze_iter", None)
-        tokens = stream(corpus.texts) if stream else (self.analyzer(t) for t in corpus.texts)
-        return TermCounts.build(progress(tokens, total=len(corpus), description=f"{self.name}: analysing {len(corpus):,} docs"), len(corpus))
+        return TermCounts.from_texts(corpus.texts, self.analyzer, description=f"{self.name}: analysing {len(corpus):,} docs")
 
     def _key(self, corpus_fingerprint: str) -> str:
         assert self.cache is not None
@@ -209,11 +214,9 @@ class BM25Retriever:
             self.avgdl = float(c.lengths.sum()) / n if n else 1.0
             self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
             doc_norm = k1 * (1 - b + b * c.lengths / self.avgdl)
-            for lo in range(0, len(c.indices), BLOCK):
-                sl = slice(lo, lo + BLOCK)
-                term_of = np.searchsorted(c.indptr, np.arange(lo, min(lo + BLOCK, len(c.indices))), side="right") - 1
-                tf = c.tf[sl].astype(np.float64)
-                weights[sl] = self.idf[term_of] * tf / (tf + doc_norm[c.indices[sl]])
+            for lo, hi, idf in _idf_per_posting(c.indptr, self.idf):
+                tf = c.tf[lo:hi].astype(np.float64)
+                weights[lo:hi] = idf * tf / (tf + doc_norm[c.indices[lo:hi]])
         else:
             f32 = np.float32
             # Lucene: docCount and avgdl only see documents that have at least one token.
@@ -238,8 +241,15 @@ class BM25Retriever:
 
     # -- search -----------------------------------------------------------------------------------------
     def _query_terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        ids: dict[int, int] = {}
+        """Distinct known terms of the query in first-seen order, with their counts."""
         ti = self.counts.term_index  # type: ignore[union-attr]
+        if hasattr(self.analyzer, "term_ids"):
+            # the analyzer's span cache keyed to this vocabulary: a query costs per-span lookups
+            if getattr(self, "_qids_of", None) is not ti:
+                self._qids, self._qids_of = self.analyzer.term_ids(known=ti), ti
+            c = Counter(self._qids(text))
+            return (np.fromiter(c.keys(), np.int64, len(c)) - 1, np.fromiter(c.values(), np.float64, len(c)))
+        ids: dict[int, int] = {}
         for tok in self.analyzer(text):
             j = ti.get(tok)
             if j is not None:  # gensim's doc2bow and Lucene both ignore unknown terms
@@ -252,13 +262,22 @@ class BM25Retriever:
         n = self.counts.n_docs
         if len(terms) == 0:
             return np.zeros(n, np.float32)
-        rows = self._postings[terms]
+        f32, p = np.float32, self._postings
         if self.flavour == "bright":
             norm = self.k1 * (1 - self.b + self.b * qtf.sum() / self.avgdl)
-            qw = (self.idf[terms] * qtf / (qtf + norm)).astype(np.float32)  # gensim's float32 query vector
-            return rows.T @ qw  # float32 products and sums, as gensim's sparse product
-        f32 = np.float32
-        w = np.repeat((qtf.astype(f32) * self.idf[terms]).astype(f32), np.diff(rows.indptr))
+            qw = (self.idf[terms] * qtf / (qtf + norm)).astype(f32)  # gensim's float32 query vector
+            if _bm25c is not None:  # the same float32 products and sums, without copying the rows
+                out = np.zeros(n, f32)
+                _bm25c.score(p.indptr, p.indices, p.data, terms, qw, out, False)
+                return out
+            return p[terms].T @ qw  # float32 products and sums, as gensim's sparse product
+        qw = (qtf.astype(f32) * self.idf[terms]).astype(f32)
+        if _bm25c is not None:
+            out = np.zeros(n, np.float64)
+            _bm25c.score(p.indptr, p.indices, p.data, terms, qw, out, True)
+            return out
+        rows = p[terms]
+        w = np.repeat(qw, np.diff(rows.indptr))
         # Lucene: weight - weight / (1f + freq * normInverse), each step a float; summed in double.
         contrib = w - w / (f32(1) + rows.data)
         return np.bincount(rows.indices, weights=contrib, minlength=n)
@@ -293,9 +312,30 @@ def _top_k_dense(scores: np.ndarray, k: int, tie_rank: np.ndarray | None) -> np.
     """Indices of the top k documents with a positive score (matched, not excluded), best first;
     ties broken by ascending `tie_rank` (Lucene: doc id order) or, without it, by corpus order
     (BRIGHT's stable sort). Works on the dense score vector: no gather of all matched documents."""
-    n = len(scores)
-    kth = np.partition(scores, n - k)[n - k] if n > k else 0.0
-    cand = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
+    cand = _candidates(scores, k)
     vals = scores[cand]
-    order = np.lexsort((cand if tie_rank is None else tie_rank[cand], -vals))
+    if tie_rank is None:  # cand is ascending: a stable sort keeps corpus order among ties
+        order = np.argsort(-vals, kind="stable")
+    else:
+        order = np.lexsort((tie_rank[cand], -vals))
     return cand[order[:k]]
+
+
+def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
+    """Ascending indices of a superset of the top k positive scores that holds every document
+    scoring at least the k-th best. A threshold read from a strided sample usually keeps ~1.5k
+    documents in two vector passes; an exact partition of all scores is the fallback."""
+    n = len(scores)
+    if n <= k:
+        return np.flatnonzero(scores > 0)
+    step = n // (4 * k)
+    if step >= 2:
+        sample = scores[::step]
+        j = 3 * k // (2 * step) + 1  # about 1.5k documents score at least the sample's j-th best
+        thr = np.partition(sample, len(sample) - j)[len(sample) - j]
+        if thr > 0:
+            cand = np.flatnonzero(scores >= thr)
+            if len(cand) >= k:  # then thr <= the k-th best score: nothing that matters is left out
+                return cand
+    kth = np.partition(scores, n - k)[n - k]
+    return np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)

@@ -60,6 +60,14 @@ LUCENE_CASES = [
     ("\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd \u05e6\u05d4\"\u05dc \u05d2'\u05d9\u05e8\u05e4\u05d4",
      ["\u05e9\u05dc\u05d5\u05dd", "\u05e2\u05d5\u05dc\u05dd", "\u05e6\u05d4\"\u05dc", "\u05d2'\u05d9\u05e8\u05e4\u05d4"],
      ["\u05e9\u05dc\u05d5\u05dd", "\u05e2\u05d5\u05dc\u05dd", "\u05e6\u05d4\"\u05dc", "\u05d2'\u05d9\u05e8\u05e4\u05d4"]),
+    # Hebrew: only a letter that starts a piece of the word takes a trailing ' (WB7a); one joined by
+    # a Mid* character (:, ., ״, ') or by " does not (StandardTokenizerImpl.jflex).
+    ("\u05e6\u05d4\u05f4\u05dc' \u05d0:\u05d1'_x \u05e6\u05d4\"\u05dc' \u05d0\"\u05d1:\u05d2 \u05d0'\u05d1:\u05d2' a'\u05d0' x:\u05d0' \u05d0.\u05d1''\u05d2 \u05d0\"\u05d1\"\u05d2",
+     ["\u05e6\u05d4\u05f4\u05dc", "\u05d0:\u05d1", "_x", "\u05e6\u05d4\"\u05dc", "\u05d0\"\u05d1", "\u05d2", "\u05d0'\u05d1:\u05d2", "a'\u05d0", "x:\u05d0", "\u05d0.\u05d1", "\u05d2", "\u05d0\"\u05d1", "\u05d2"],
+     ["\u05e6\u05d4\u05f4\u05dc", "\u05d0:\u05d1", "_x", "\u05e6\u05d4\"\u05dc", "\u05d0\"\u05d1", "\u05d2", "\u05d0'\u05d1:\u05d2", "a'\u05d0", "x:\u05d0", "\u05d0.\u05d1", "\u05d2", "\u05d0\"\u05d1", "\u05d2"]),
+    ("\u05d2'\u05d9\u05e8\u05e4\u05d4' \u05d0_\u05d1' 1\u05d0' \u05d0'a' \u05d0\"\" \u05d0:\u05d1\u05b7' \u05d0'\u05d1'_\u05d2'",
+     ["\u05d2'\u05d9\u05e8\u05e4\u05d4'", "\u05d0_\u05d1'", "1\u05d0'", "\u05d0'a", "\u05d0", "\u05d0:\u05d1\u05b7", "\u05d0'\u05d1'_\u05d2'"],
+     ["\u05d2'\u05d9\u05e8\u05e4\u05d4'", "\u05d0_\u05d1'", "1\u05d0'", "\u05d0'a", "\u05d0", "\u05d0:\u05d1\u05b7", "\u05d0'\u05d1'_\u05d2'"]),
     ("emoji \U0001F600 \U0001F44D\U0001F3FD \U0001F468\u200d\U0001F469\u200d\U0001F467 \U0001F1FA\U0001F1F8\U0001F1EB\U0001F1F7 1\ufe0f\u20e3 #\ufe0f\u20e3 \u00a9\u00ae \u2122 \u2605 \u2764\ufe0f \u2714",
      ["emoji", "\U0001F600", "\U0001F44D\U0001F3FD", "\U0001F468\u200d\U0001F469\u200d\U0001F467", "\U0001F1FA\U0001F1F8", "\U0001F1EB\U0001F1F7", "1\ufe0f\u20e3", "#\ufe0f\u20e3", "\u00a9", "\u00ae", "\u2122", "\u2605", "\u2764\ufe0f", "\u2714"],
      ["emoji", "\U0001F600", "\U0001F44D\U0001F3FD", "\U0001F468\u200d\U0001F469\u200d\U0001F467", "\U0001F1FA\U0001F1F8", "\U0001F1EB\U0001F1F7", "1\ufe0f\u20e3", "#\ufe0f\u20e3", "\u00a9", "\u00ae", "\u2122", "\u2605", "\u2764\ufe0f", "\u2714"]),
@@ -195,8 +203,8 @@ def test_astral_characters_count_twice_towards_the_length_limit():
 
 
 def test_fingerprint():
-    assert EnglishAnalyzer().fingerprint == "lucene-english-porter-v1"
-    assert str(EnglishAnalyzer()) == "lucene-english-porter-v1"
+    assert EnglishAnalyzer().fingerprint == "lucene-english-porter-v2"
+    assert str(EnglishAnalyzer()) == "lucene-english-porter-v2"
     assert EnglishAnalyzer(stemming=False).fingerprint != EnglishAnalyzer().fingerprint
     assert EnglishAnalyzer(stopwords=()).fingerprint != EnglishAnalyzer().fingerprint
 
@@ -219,3 +227,55 @@ def test_live_lucene():
     lucene = _reference.lucene_analyzer()
     texts = [c[0] for c in LUCENE_CASES] + [w for w, _ in LUCENE_STEMS]
     assert [EnglishAnalyzer()(t) for t in texts] == [lucene(t) for t in texts]
+
+
+def _real_texts(shared_bright, per_task: int = 25) -> list[str]:
+    """Real query text (TongSearch-QR rewrites of BRIGHT questions, with their Unicode and code)
+    plus every Lucene case above."""
+    import json
+
+    out = [c[0] for c in LUCENE_CASES]
+    for path in sorted(shared_bright.glob("*/reasoning/TongSearch-QR-7B.jsonl")):
+        out += [json.loads(line)["query"] for line in path.open()][:per_task]
+    return out
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_term_ids_give_the_analyzers_terms(compiled, shared_bright):
+    from bright_eval.retrievers.analysis import _SpanTable
+
+    if compiled and _SpanTable is None:
+        pytest.skip("compiled extension not built")
+    an = EnglishAnalyzer(compiled=compiled)
+    ids = an.term_ids()
+    texts = _real_texts(shared_bright)
+    for t in texts[:100]:
+        assert [ids.terms[i - 1] for i in ids(t)] == an(t)
+    flat, lengths = ids.many(texts)
+    assert sum(lengths) == len(flat)
+    assert [ids.terms[i - 1] for i in flat] == [tok for t in texts for tok in an(t)]
+
+
+def test_compiled_span_table_equals_the_python_cache(shared_bright):
+    """Same ids in the same order from the C span table and the dict, also when the table is
+    small enough to be cleared again and again (max_cache)."""
+    from bright_eval.retrievers.analysis import _SpanTable
+
+    if _SpanTable is None:
+        pytest.skip("compiled extension not built")
+    texts = _real_texts(shared_bright)
+    ref = EnglishAnalyzer(compiled=False).term_ids()
+    want = ref.many(texts)
+    got = EnglishAnalyzer(compiled=True).term_ids()
+    assert got.many(texts) == want and got.terms == ref.terms
+    few = texts[:40]
+    small = EnglishAnalyzer(compiled=True, max_cache=50).term_ids()
+    assert small.many(few) == EnglishAnalyzer(compiled=False).term_ids().many(few)
+    # lower-cased in C (ASCII, Latin-1, BMP), left as is (a character unsafe to lower-case first:
+    # final sigma, dotted I, ß's upper case, title case), or in Python (astral characters)
+    odd = ["", " ", "\u00e9" * 300, "ab," * 11_000, "a\u2019b \U0001F600x", "caf\u00e9 CAF\u00c9 \u0130I",
+           "\u039f\u0394\u039f\u03a3 \u03a3\u03af\u03c3\u03c5\u03c6\u03bf\u03c2", "STRASSE stra\u00dfe \u1e9e \u01c5emal",
+           "\uff26\uff55\uff4c\uff4c ABC", "x\u00b2 H\u2082O \u216b \u24b6", "\u05e6\u05d4\u05f4\u05dc' Dog's",
+           "\U0001D41A\U0001D41B ABC", "\U00010400\U00010428 Deseret", "Caf\u00e9\u2014Bar"]
+    ref_ids, got_ids = EnglishAnalyzer(compiled=False).term_ids(), EnglishAnalyzer(compiled=True).term_ids()
+    assert [got_ids(t) for t in odd] == [ref_ids(t) for t in odd]

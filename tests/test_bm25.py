@@ -99,3 +99,76 @@ def test_ties_follow_each_reference_order_and_exclusions_stay_out_of_the_fill():
     # Excluded documents leave the ranking and are not brought back by the zero-score fill.
     run = bright.search({"q": "x"}, k=5, exclude={"q": {"a", "other"}})["q"]
     assert list(run) == ["z", "m", "zz"] and run["zz"] == 0.0
+
+
+def _random_corpus(seed: int, n: int = 400) -> Corpus:
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(60)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 40), p=np.linspace(2, 0.1, 60) / np.linspace(2, 0.1, 60).sum()))
+             for _ in range(n)]
+    return Corpus([f"d{i:04d}" for i in rng.permutation(n)], texts)
+
+
+@pytest.mark.parametrize("flavour", ["bright", "lucene"])
+def test_compiled_scoring_equals_numpy_bit_for_bit(flavour, monkeypatch):
+    from bright_eval.retrievers import bm25
+
+    if bm25._bm25c is None:
+        pytest.skip("compiled extension not built")
+    docs = _random_corpus(1)
+    r = BM25Retriever(flavour, analyzer=Whitespace())
+    r.index(docs)
+    queries = {f"q{i}": " ".join(f"w{j}" for j in np.random.default_rng(i).integers(0, 70, 30)) for i in range(20)}
+    compiled = r.search(queries, k=50)
+    monkeypatch.setattr(bm25, "_bm25c", None)
+    assert r.search(queries, k=50) == compiled  # same documents, order and float32 scores
+
+
+def test_sampled_top_k_equals_a_full_sort():
+    from bright_eval.retrievers.bm25 import _top_k_dense
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n, k = int(rng.integers(1, 20_000)), int(rng.integers(1, 1500))
+        scores = rng.choice(rng.random(int(rng.integers(1, 5000))).astype(np.float32), n)  # many ties
+        scores[rng.random(n) < rng.random()] = 0  # unmatched documents
+        tie = rng.permutation(n) if trial % 2 else None
+        key = np.arange(n) if tie is None else tie
+        want = [i for i in np.lexsort((key, -scores)) if scores[i] > 0][:k]
+        assert _top_k_dense(scores, k, tie).tolist() == want
+
+
+def test_counting_in_workers_equals_counting_token_lists():
+    """Blocks from two worker processes, merged and renumbered, equal one pass over token lists
+    (the analyzer's own tokens), terms sorted."""
+    from bright_eval.retrievers.analysis import EnglishAnalyzer
+    from bright_eval.retrievers.bm25 import TermCounts
+
+    rng = np.random.default_rng(3)
+    vocab = ["running", "runs", "the", "caf\u00e9", "x86_64", "e.g.", "node.js", "dog's", "\u05e9\u05dc\u05d5\u05dd", "42"]
+    texts = [" ".join(rng.choice(vocab, size=rng.integers(0, 25))) for _ in range(3000)]
+    an = EnglishAnalyzer()
+    ref = TermCounts.build([an(t) for t in texts], len(texts))
+    for compiled in (False, None):
+        got = TermCounts.from_texts(texts, EnglishAnalyzer(compiled=compiled), processes=2, min_parallel=1)
+        assert got.vocab == sorted(ref.vocab) == ref.vocab
+        for a, b in ((got.indptr, ref.indptr), (got.indices, ref.indices), (got.tf, ref.tf), (got.lengths, ref.lengths)):
+            assert a.tolist() == b.tolist()
+
+
+@pytest.mark.parametrize("compiled", [False, None])
+def test_query_terms_through_the_span_cache_equal_the_analyzers_tokens(compiled):
+    """A query's known terms (first-seen order) and counts, from the span cache keyed to the
+    index's vocabulary, equal counting the analyzer's tokens; unknown terms are dropped."""
+    from bright_eval.retrievers.analysis import EnglishAnalyzer
+
+    docs = Corpus(["a", "b", "c"], ["The runners ran quickly, running.", "Caf\u00e9s and dogs' bones", "e.g. node.js 3.14"])
+    r = BM25Retriever("bright", analyzer=EnglishAnalyzer(compiled=compiled))
+    r.index(docs)
+    for q in ["running dogs, bones & caf\u00e9 running zebra", "E.G. node.js node.js 3.14 unknown", "", "the and"]:
+        want: dict[int, int] = {}
+        for tok in r.analyzer(q):
+            if tok in r.counts.term_index:
+                want[r.counts.term_index[tok]] = want.get(r.counts.term_index[tok], 0) + 1
+        terms, qtf = r._query_terms(q)
+        assert terms.tolist() == list(want) and qtf.tolist() == list(want.values())
