@@ -24,8 +24,9 @@ import subprocess
 import sys
 import threading
 from array import array
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp

@@ -29,9 +29,9 @@ import gc
 import os
 import re
 from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
-from typing import Iterable, Iterator, Sequence
 
 from bright_eval.retrievers import _uax29_tables
 from bright_eval.retrievers.porter import stem as porter_stem
@@ -353,7 +353,7 @@ class EnglishAnalyzer:
             return terms
         return list(chain.from_iterable((t,) if t.__class__ is str else t for t in terms))
 
-    def term_ids(self, known: dict[str, int] | None = None) -> "TermIds":
+    def term_ids(self, known: dict[str, int] | None = None) -> TermIds:
         """A fresh vocabulary that maps texts to term ids (for indexing; see `TermIds`), or with
         `known` (term -> i), ids i + 1 of the known terms only (for queries)."""
         return TermIds(self, self.compiled, known)
@@ -395,7 +395,7 @@ class EnglishAnalyzer:
 class _IdSpanCache(dict):
     """span -> term id (>= 1), None, or a tuple of ids (then also in `multi`)."""
 
-    def __init__(self, owner: "TermIds"):
+    def __init__(self, owner: TermIds):
         super().__init__()
         self.owner = owner
         self.multi: set[str] = set()

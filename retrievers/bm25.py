@@ -19,8 +19,8 @@ import logging
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,13 +55,13 @@ class TermCounts:
         return len(self.lengths)
 
     @classmethod
-    def build(cls, token_lists: Iterable[list[str]], n_docs: int) -> "TermCounts":
+    def build(cls, token_lists: Iterable[list[str]], n_docs: int) -> TermCounts:
         """From ready-made token lists (any tokenizer), in this process."""
         return cls._assemble(_counting.token_blocks(token_lists), n_docs)
 
     @classmethod
     def from_texts(cls, texts: Sequence[str], analyzer: Callable[[str], list[str]], processes: int | None = None,
-                   min_parallel: int | None = None, description: str = "") -> "TermCounts":
+                   min_parallel: int | None = None, description: str = "") -> TermCounts:
         """Analyse and count in one pass: in worker processes when the analyzer can give term ids
         (EnglishAnalyzer.term_ids), else token lists in this process. `texts` is iterated once,
         front to back (anything with a length: a list, or a stream from disk)."""
@@ -73,7 +73,7 @@ class TermCounts:
         return cls._assemble(blocks, len(texts), description)
 
     @classmethod
-    def _assemble(cls, blocks: Iterable, n_docs: int, description: str = "") -> "TermCounts":
+    def _assemble(cls, blocks: Iterable, n_docs: int, description: str = "") -> TermCounts:
         asm = _counting.Assembler()
         done = 0
         for b in progress(blocks, total=None, description=description or "counting terms"):
@@ -91,7 +91,7 @@ class TermCounts:
         (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
 
     @classmethod
-    def load(cls, folder: Path, n_docs: int | None = None) -> "TermCounts":
+    def load(cls, folder: Path, n_docs: int | None = None) -> TermCounts:
         """Raises OSError/ValueError/EOFError on a damaged or inconsistent folder (a truncated array, an
         emptied vocabulary), which would otherwise surface later as wrong scores or an IndexError."""
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))

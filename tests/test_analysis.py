@@ -12,8 +12,7 @@ import pickle
 
 import pytest
 
-from bright_eval.retrievers.analysis import (LUCENE_ENGLISH_STOP_WORDS, EnglishAnalyzer,
-                                             tokenize)
+from bright_eval.retrievers.analysis import LUCENE_ENGLISH_STOP_WORDS, EnglishAnalyzer, tokenize
 from bright_eval.retrievers.porter import stem
 
 # (text, default analyzer tokens, tokens without stemming and stop words), from Lucene.
