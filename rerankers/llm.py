@@ -2,12 +2,13 @@
 decoding, and cached generation with the token and cost tally.
 
 Backends are the rewriters' (transformers, vLLM, OpenAI-compatible with retries and a thread pool);
-only their `generate(conversations, decoding, on_result)` is used here.
+only their `generate(conversations, sampling, on_result)` is used here.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+import threading
+from dataclasses import asdict
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.components import RewriteStats
@@ -50,10 +51,9 @@ def make_backend(ref: str, who: str, backend: str = "auto", revision: str | None
     if kind == "openai":
         from bright_eval.rewriters.openai_backend import PRICES, OpenAIBackend
 
-        try:
-            be = OpenAIBackend(model, base_url=base_url, concurrency=concurrency or 8, max_retries=6 if max_retries is None else max_retries)
-        except BrightEvalError:  # its message speaks of a rewriter
-            raise BrightEvalError(f"reranker '{who}' calls the OpenAI API: set OPENAI_API_KEY (or base_url=... for a compatible server)") from None
+        be = OpenAIBackend(model, base_url=base_url, concurrency=concurrency or 8, max_retries=6 if max_retries is None else max_retries)
+        if be.is_openai and not be.api_key:  # said at creation, before any first stage is computed
+            raise BrightEvalError(f"reranker '{who}' calls the OpenAI API: set OPENAI_API_KEY (or base_url=... for a compatible server)")
         return be, (None if be.base_url else PRICES.get(model)), 4 * be.concurrency
     if backend not in ("auto", "vllm", "transformers"):
         raise BrightEvalError(f"{who}: backend must be auto, vllm or transformers, got '{backend}'")
@@ -72,15 +72,13 @@ def make_backend(ref: str, who: str, backend: str = "auto", revision: str | None
 
 
 def make_decoding(max_new_tokens: int, temperature: float, top_p: float):
-    """The rewriters' Decoding; top_p is passed only while that class has the field (it is being
-    reworked), and a non-default top_p without it is an error rather than silently ignored."""
-    from bright_eval.rewriters.llm import Decoding
+    """The rewriters' sampling parameters (one dictionary every backend maps onto its own API).
+    No seed: BRIGHT's rerank.py samples without one (temperature 0.8), so the cache keeps the answer."""
+    from bright_eval.rewriters.sampling import Sampling
 
-    if "top_p" in {f.name for f in fields(Decoding)}:
-        return Decoding(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
-    if top_p != 1.0:
-        raise BrightEvalError("this version of the LLM backends has no top_p; pass top_p=1.0")
-    return Decoding(max_new_tokens=max_new_tokens, temperature=temperature)
+    if temperature < 0 or max_new_tokens < 1 or not 0 < top_p <= 1:
+        raise BrightEvalError(f"invalid decoding: temperature {temperature}, top_p {top_p}, max_new_tokens {max_new_tokens}")
+    return Sampling(temperature=temperature, top_p=top_p, max_tokens=max_new_tokens)
 
 
 class Completer:
@@ -115,24 +113,28 @@ class Completer:
         pending = list(todo.items())
         batches = [pending[i:i + self.batch_size] for i in range(0, len(pending), self.batch_size)]
         model_id = str(self.model().get("model"))
+        lock = threading.Lock()
         for batch in progress(batches, total=len(batches), description=f"{self.who}: {len(pending)} LLM calls"):
             errors: list[tuple[str, Exception]] = []
 
             def store(i: int, res) -> None:  # called only within this iteration, so `batch` is the current one
                 k, (label, _) = batch[i]  # noqa: B023
-                if k in found:
-                    return
-                if isinstance(res, Exception):
-                    errors.append((label, res))  # noqa: B023
-                    return
-                item = Cached(res.text, None, res.prompt_tokens, res.completion_tokens)
-                self.db.put_many([(k, model_id, item)])
-                found[k] = item
-                self.stats.generated += 1
-                self.stats.prompt_tokens += res.prompt_tokens
-                self.stats.completion_tokens += res.completion_tokens
+                # Backends call this from their worker threads as replies arrive, and the loop below
+                # again for the same item: check-and-set under one lock so each answer counts once.
+                with lock:
+                    if k in found:
+                        return
+                    if isinstance(res, Exception):
+                        errors.append((label, res))  # noqa: B023
+                        return
+                    item = Cached(res.text, None, res.prompt_tokens, res.completion_tokens)
+                    self.db.put_many([(k, model_id, item)])
+                    found[k] = item
+                    self.stats.generated += 1
+                    self.stats.prompt_tokens += res.prompt_tokens
+                    self.stats.completion_tokens += res.completion_tokens
 
-            results = self.backend.generate([msgs for _, (_, msgs) in batch], self.decoding, on_result=store)
+            results = self.backend.generate([msgs for _, (_, msgs) in batch], self.decoding.to_dict(), on_result=store)
             failed = {label for label, _ in errors}
             for i, res in enumerate(results):  # backends that do not stream results are stored here
                 if batch[i][1][0] not in failed:
