@@ -92,3 +92,20 @@ def test_bad_input_is_one_clear_line(proxy_dir, tmp_path, args, message):
 def test_missing_documents_tell_where_they_were_looked_for(shared_bright, tmp_path):
     res = cli("run", "--tasks", "pony", "--data-dir", shared_bright, "--results-dir", tmp_path, check=False)
     assert res.returncode == 2 and "no documents for task 'pony'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_listings_name_every_component_with_its_options():
+    res = cli("retrievers")
+    assert "bm25" in res.stdout and "k1=0.9" in res.stdout and "fuse:<arg>" in res.stdout
+    res = cli("rewriters")
+    assert "tsqr-7b" in res.stdout and "decoding=released" in res.stdout
+    assert cli("tasks").stdout.split() == ["biology", "earth_science", "economics", "psychology", "robotics", "stackoverflow",
+                                           "sustainable_living", "leetcode", "pony", "aops", "theoremqa_questions", "theoremqa_theorems"]
+
+
+def test_run_dry_run_prints_the_plan_and_writes_nothing(proxy_dir, tmp_path):
+    res = cli("run", "--tasks", "biology", "--retriever-args", "k1=1.2", "--data-dir", proxy_dir, "--results-dir", tmp_path / "r",
+              "--dry-run", "--format", "json")
+    (cell,) = json.loads(res.stdout)["plan"]
+    assert (cell["retriever"], cell["status"], cell["reason"]) == ("bm25(k1=1.2)", "compute", "new")
+    assert not (tmp_path / "r").exists()
