@@ -402,7 +402,7 @@ def reasoning_names(source: DataSource, task: str | None = None) -> list[str]:
     local folder's `<task>/reasoning/`); BRIGHT's five names when the source cannot list them."""
     if isinstance(source, HubSource):
         return source.reasoning_names()
-    root = getattr(source, "root", None)
+    root = source.root if isinstance(source, LocalSource) else None
     if root is not None:
         folders = [Path(root) / t / "reasoning" for t in ([task] if task else TASKS)]
         names = {p.name.split(".jsonl")[0] for d in folders if d.is_dir() for p in d.glob("*.jsonl*")}
@@ -415,7 +415,7 @@ def has_split(source: DataSource, config: str, task: str) -> bool | None:
     loading it: True/False, or None when the source cannot tell."""
     if isinstance(source, HubSource):
         return task in source.splits(config)
-    root = getattr(source, "root", None)
+    root = source.root if isinstance(source, LocalSource) else None
     if root is None:
         return None
     if config == "examples":
