@@ -41,6 +41,8 @@ from bright_eval.errors import BrightEvalError
 from bright_eval.io import atomic_write_bytes, atomic_write_json
 from bright_eval.progress import progress
 
+from .dense import _npy_bytes, excluded_positions
+
 log = logging.getLogger(__name__)
 KIND = "embeddings"  # the same cache kind as local dense models
 
@@ -266,9 +268,7 @@ class ApiEmbedRetriever:
         if not qids:
             return {}
         q = self.encode_queries([queries[i] for i in qids])
-        exclude = exclude or {}
-        ex = [np.array(sorted(self._doc_pos[d] for d in exclude.get(qid, ()) if d in self._doc_pos), dtype=np.int64)
-              for qid in qids]
+        ex = excluded_positions(qids, exclude, self._doc_pos)
         scores, idx = top_k(q, self._doc_emb, k, ex, cosine=self.model_def.similarity == "cosine")
         return {qid: {self._doc_ids[i]: float(s) for i, s in zip(idx[r], scores[r]) if np.isfinite(s)}
                 for r, qid in enumerate(qids)}
@@ -279,14 +279,6 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:  # an HTTP date: fall back to our own back-off
         return None
-
-
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 def top_k(queries: np.ndarray, docs: np.ndarray, k: int, exclude: list[np.ndarray], cosine: bool = True,

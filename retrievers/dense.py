@@ -306,15 +306,19 @@ class DenseRetriever:
         if not qids:
             return {}
         q = self.encode_queries([queries[i] for i in qids])
-        exclude = exclude or {}
-        ex_idx = [np.array(sorted(self._doc_pos[d] for d in exclude.get(qid, ()) if d in self._doc_pos), dtype=np.int64)
-                  for qid in qids]
+        ex_idx = excluded_positions(qids, exclude, self._doc_pos)
         scores, idx = exact_top_k(q, self._doc_emb, k, ex_idx, device=self.device)
         run: Run = {}
         for row, qid in enumerate(qids):
             keep = np.isfinite(scores[row])
             run[qid] = {self._doc_ids[i]: float(s) for i, s in zip(idx[row][keep], scores[row][keep])}
         return run
+
+
+def excluded_positions(qids: list[str], exclude: dict[str, set[str]] | None, doc_pos: dict[str, int]) -> list[np.ndarray]:
+    """Per query, the sorted corpus positions of its excluded ids (BRIGHT drops them before the top-k)."""
+    exclude = exclude or {}
+    return [np.array(sorted(doc_pos[d] for d in exclude.get(qid, ()) if d in doc_pos), dtype=np.int64) for qid in qids]
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
