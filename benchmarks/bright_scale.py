@@ -111,7 +111,8 @@ def run_cli(data: Path, cache: Path, results: Path, rewriter: str, retriever: st
     cmd = [str(exe) if exe.exists() else "bright-eval", "run", "--rewriter", rewriter, "--retriever", retriever,
            "--tasks", "all", "--data-dir", str(data), "--cache-dir", str(cache), "--results-dir", str(results),
            "--format", "json"]
-    env = {**os.environ, "BRIGHT_EVAL_NO_PROGRESS": "1"}
+    # the cache folder through the environment too: file hashes and document ids live in the default cache
+    env = {**os.environ, "BRIGHT_EVAL_NO_PROGRESS": "1", "BRIGHT_EVAL_CACHE": str(cache)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with TreeMemory(interval=0.1) as mem:

@@ -8,7 +8,7 @@ that implements one is used the same way wherever it is planned or run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from .data import Corpus
@@ -107,8 +107,12 @@ class RetrieverStats(Protocol):
     stats: dict
 
 
-def bind(retriever: Retriever, task: str, long_documents: bool) -> Retriever:
-    return retriever.for_task(task, long_documents) if isinstance(retriever, TaskBound) else retriever
+T = TypeVar("T")
+
+
+def bind(component: T, task: str, long_documents: bool) -> T:
+    """A retriever or reranker bound to `task` where it takes one (TaskBound), else itself."""
+    return component.for_task(task, long_documents) if isinstance(component, TaskBound) else component
 
 
 @runtime_checkable

@@ -194,7 +194,7 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
         on_event("rerank", {"task": task, "rewriter": cell.rewriter, "retriever": cell.retriever, "reranker": cell.reranker})
         t0 = time.perf_counter()
         seen = texts if req.rerank_query == "rewritten" else {ex.id: ex.query for ex in data.examples}
-        run = plan.rerankers[cell.reranker].rerank(seen, run, corpus, req.rerank_depth)
+        run = plan.reranker(cell.reranker, task).rerank(seen, run, corpus, req.rerank_depth)
         timings["rerank_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -148,13 +148,18 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         raise
 
 
+# Run files are ~20 MB of text per BRIGHT task: level 3 writes them 4x faster than gzip's default 9
+# for files 18% larger (measured on a theoremqa_questions run).
+GZIP_LEVEL = 3
+
+
 def atomic_write_text(path: Path | str, text: str) -> None:
     path = Path(path)
     data = text.encode("utf-8")
     if path.suffix == ".gz":
         buf = io.BytesIO()
         # mtime=0 keeps the bytes reproducible for identical content.
-        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as gz:
             gz.write(data)
         data = buf.getvalue()
     atomic_write_bytes(path, data)

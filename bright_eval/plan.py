@@ -123,6 +123,10 @@ class Plan:
     rerankers: dict[str, Reranker]
     bound: dict[tuple[str, str], Retriever]               # (retriever, task) -> task-bound retriever
     rewrites: dict[tuple[str, str], dict[str, str]]       # (rewriter, task) -> texts known without generating
+    bound_rerankers: dict[tuple[str, str], Reranker] = field(default_factory=dict)  # (reranker, task) -> task-bound
+
+    def reranker(self, name: str, task: str) -> Reranker:
+        return self.bound_rerankers.get((name, task)) or self.rerankers[name]
 
     def counts(self) -> dict[str, int]:
         return {s: sum(c.status == s for c in self.cells) for s in ("reuse", "compute", "blocked")}
@@ -206,6 +210,8 @@ def make_plan(request: Request, source: DataSource, results_dir: Place | str, ca
                         else:
                             plan.rewrites[(rw_name, task)] = texts
                 for rr in stages:
+                    if rr is not None:  # bound like retrievers: an encoder reranker uses the task's instructions
+                        rr = plan.bound_rerankers.setdefault((rr.name, task), bind(rr, task, request.long_documents))
                     settings = request.settings(rr is not None)
                     identity = {
                         "task": task, "rewriter": rw.spec(), "retriever": ret_spec, "reranker": rr.spec() if rr else None,

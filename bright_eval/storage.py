@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from .errors import BrightEvalError
-from .io import atomic_write_text, check_writable_dir
+from .io import GZIP_LEVEL, atomic_write_text, check_writable_dir
 
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory"}
 
@@ -180,7 +180,7 @@ def write_text(place: Place, text: str) -> None:
     data = text.encode("utf-8")
     if place.name.endswith(".gz"):
         buf = io.BytesIO()
-        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as gz:
             gz.write(data)
         data = buf.getvalue()
     write_bytes(place, data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from operator import itemgetter
 from pathlib import Path
 
 from .errors import BrightEvalError
@@ -79,12 +80,11 @@ def _run_line(path: Path, lineno: int, line: str) -> tuple[str, str, float]:
 
 def ranked(docs: dict[str, float]) -> list[tuple[str, float]]:
     # trec_eval's order: score descending, then doc id descending.
-    return sorted(docs.items(), key=lambda kv: (-kv[1], _desc(kv[0])))
-
-
-class _desc(str):
-    def __lt__(self, other):  # type: ignore[override]
-        return str.__gt__(self, other)
+    # Two sorts in C instead of one with a Python key: doc ids descending (unique, so the tuples
+    # never compare scores), then a stable sort by score that keeps that order among ties.
+    items = sorted(docs.items(), reverse=True)
+    items.sort(key=itemgetter(1), reverse=True)
+    return items
 
 
 def format_run(run: Run, tag: str = "bright-eval") -> str:

@@ -134,3 +134,21 @@ def _qwen3(hub_id: str):
 for _size in ("0.6B", "4B", "8B"):
     RERANKERS.register(f"qwen3-reranker-{_size.lower()}", f"Qwen/Qwen3-Reranker-{_size}: P(yes) with its model card's prompt",
                        operational=YESNO_OPERATIONAL)(_qwen3(f"Qwen/Qwen3-Reranker-{_size}"))
+
+
+# -- dense re-scoring -------------------------------------------------------------------------------
+@RERANKERS.register("embed", "cosine of a dense retriever's query and document embeddings (two-stage sparse -> dense): "
+                    "embed:<dense retriever, e.g. all-minilm-l6-v2>", prefix=True, operational=("batch_size", "device"))
+def _embed(retriever: str, cache: ArtifactCache | None = None, batch_size: int = 32, device: str | None = None) -> Reranker:
+    from bright_eval.errors import BrightEvalError
+    from bright_eval.retrievers import RETRIEVERS
+    from bright_eval.retrievers.dense import DenseRetriever
+
+    from .embedding import EmbeddingReranker
+
+    dense = RETRIEVERS.create(retriever, cache=cache)
+    if not isinstance(dense, DenseRetriever):
+        raise BrightEvalError(f"reranker 'embed:{retriever}': '{retriever}' is not a sentence-transformers dense retriever "
+                              f"(see `bright-eval retrievers`)")
+    dense.batch_size, dense.requested_device = batch_size, device
+    return EmbeddingReranker(dense)

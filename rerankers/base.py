@@ -61,12 +61,15 @@ class DocTexts:
         self.corpus = corpus
         self.pos = {d: i for i, d in enumerate(corpus.ids)}
 
-    def __call__(self, docid: str) -> str:
+    def require(self, docid: str) -> int:
         i = self.pos.get(docid)
         if i is None:
             origin = f" ({self.corpus.origin})" if self.corpus.origin else ""
             raise BrightEvalError(f"the run to rerank has document '{docid}', which is not in the corpus{origin}")
-        return self.corpus.texts[i]
+        return i
+
+    def __call__(self, docid: str) -> str:
+        return self.corpus.texts[self.require(docid)]
 
 
 def heads(queries: dict[str, str], run: Run, depth: int) -> dict[str, tuple[list[str], list[tuple[str, float]]]]:

@@ -231,10 +231,15 @@ def blocks(analyzer, texts: Iterable[str], n: int, processes: int | None = None,
     try:
         # chunk k goes to worker k % processes, so reading results in k order gives each
         # worker's blocks in the order it made them, and the corpus's order
+        failed: list[BaseException] = []
+
         def hand_out():
-            for k, part in enumerate(_chunks(texts, chunk)):
-                workers[k % processes].todo.put(part)
-                sent.put(workers[k % processes])
+            try:
+                for k, part in enumerate(_chunks(texts, chunk)):
+                    workers[k % processes].todo.put(part)
+                    sent.put(workers[k % processes])
+            except BaseException as exc:  # noqa: BLE001 - a bad line of a streamed file: re-raised in the caller
+                failed.append(exc)
             for w in workers:
                 w.todo.put(None)
             sent.put(None)
@@ -244,6 +249,8 @@ def blocks(analyzer, texts: Iterable[str], n: int, processes: int | None = None,
         while (w := sent.get()) is not None:
             yield w.result()
         dealer.join()
+        if failed:
+            raise failed[0]
     finally:
         for w in workers:
             w.close()

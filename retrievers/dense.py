@@ -295,6 +295,11 @@ class DenseRetriever:
         shutil.rmtree(partial, ignore_errors=True)
 
     # -- search ----------------------------------------------------------------------------------
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of documents outside any cached corpus (the embedding reranker's heads)."""
+        _, d_ins = self.instructions()
+        return self._encode(texts, d_ins, self.doc_max_length)
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         q_ins, _ = self.instructions()
         return self._encode(texts, q_ins, self.query_max_length)

@@ -491,3 +491,42 @@ def test_rerankers_in_the_matrix_share_the_first_stage_and_report_their_ablation
     (comp,) = rep["comparisons"]
     assert comp["retriever"] == f"bm25 >> {ce} [rerank_depth=5]" and comp["baseline"]["retriever"] == "bm25"
     assert comp["overall"]["tasks"] == 2
+
+
+# -- dense re-scoring (embed:) ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def answers(shared_bright):
+    exs = [e for e in LocalSource(shared_bright).examples("biology") if e.gold_answer.strip()][:20]
+    return exs, Corpus([f"a{e.id}" for e in exs], [e.gold_answer for e in exs], "answers")
+
+
+def test_embed_reranker_orders_the_head_as_its_dense_retriever_would(answers, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from bright_eval.retrievers import RETRIEVERS
+
+    exs, corpus = answers
+    queries = {e.id: e.query for e in exs[:6]}
+    # a first stage that ranks the corpus backwards: reranking must undo it within the head
+    first = {q: {d: float(i) for i, d in enumerate(corpus.ids)} for q in queries}
+    dense = RETRIEVERS.create("all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "other")).for_task("biology")
+    dense.index(corpus)
+    rr = RERANKERS.create("embed:all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "c")).for_task("biology")
+    assert isinstance(rr, Reranker) and rr.spec()["encoder"]["model"].endswith("all-MiniLM-L6-v2")
+    out = rr.rerank(queries, first, corpus, 8)
+    assert rr.encoded == 8  # the heads' documents only (no corpus cache under this cache folder)
+    for q in queries:
+        head = order(first[q])[:8]
+        dense_order = [d for d in order(dense.search({q: queries[q]}, k=len(corpus))[q]) if d in head]
+        assert order(out[q])[:8] == dense_order
+        assert order(out[q])[8:] == order(first[q])[8:]  # the tail keeps the first stage's order
+    # with the corpus encoded in its cache, the reranker reads those vectors and encodes no document
+    cached = RERANKERS.create("embed:all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "other")).for_task("biology")
+    again = cached.rerank(queries, first, corpus, 8)
+    assert cached.encoded == 0 and {q: order(r) for q, r in again.items()} == {q: order(r) for q, r in out.items()}
+
+
+def test_embed_reranker_needs_a_dense_retriever(tmp_path):
+    with pytest.raises(BrightEvalError, match="'bm25' is not a sentence-transformers dense retriever"):
+        RERANKERS.create("embed:bm25", cache=ArtifactCache(tmp_path))
+    with pytest.raises(BrightEvalError, match="unknown retriever"):
+        RERANKERS.create("embed:no-such-model", cache=ArtifactCache(tmp_path))

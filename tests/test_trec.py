@@ -45,3 +45,21 @@ def test_malformed_run_names_file_line_and_field(tmp_path, line, field):
 def test_missing_run_file(tmp_path):
     with pytest.raises(BrightEvalError, match="run file not found"):
         read_run(tmp_path / "nope.run")
+
+
+def test_ranked_is_trec_evals_order_score_descending_then_doc_id_descending():
+    import functools
+    import random
+
+    from bright_eval.trec import ranked
+
+    rng = random.Random(7)
+    for _ in range(50):
+        docs = {f"d{rng.randrange(10_000)}": float(rng.choice([0.0, -0.0, 1.5, 2.25, -3.0, rng.random()])) for _ in range(300)}
+
+        def cmp(a, b):  # trec_eval: higher score first; equal scores: larger doc id (strcmp) first
+            if a[1] != b[1]:
+                return -1 if a[1] > b[1] else 1
+            return -1 if a[0] > b[0] else (1 if a[0] < b[0] else 0)
+
+        assert ranked(docs) == sorted(docs.items(), key=functools.cmp_to_key(cmp))

@@ -35,6 +35,8 @@ def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
         if documents:
             try:
                 corpus = source.documents(task)
+                for _ in corpus.texts:  # a run reads texts lazily; a check reads every one
+                    pass
                 n_docs, missing = f"{len(corpus):,}", str(check_gold_in_corpus(task, exs, corpus))
             except DataNotFound as exc:  # BRIGHT's local layout often has no documents; a broken file is an error
                 n_docs = "[red]missing[/]"

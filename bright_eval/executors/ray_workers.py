@@ -137,7 +137,8 @@ def unit_task(ctx: Context, cells: list[Cell], data: TaskData, rewrite: tuple, r
         if reranker_refs:
             from bright_eval.rerankers import RERANKERS
 
-            rerankers = {name: RERANKERS.create(r.spec, r.args, cache=cache) for name, r in reranker_refs.items()}
+            rerankers = {name: bind(RERANKERS.create(r.spec, r.args, cache=cache), task, ctx.request.long_documents)
+                         for name, r in reranker_refs.items()}
         plan = _mini_plan(ctx, data, cache, cells, {(cells[0].retriever, task): retriever}, rerankers)
         corpora.done[task] = _corpus(ctx, data)
         if getattr(retriever, "indexed_fp", None) == data.documents_fp:

@@ -1,0 +1,129 @@
+"""A task's documents read from a JSONL(.gz) file on demand, never held whole unless asked.
+
+BRIGHT's twelve corpora are 1.33M passages (~2.7 GB of JSON). A run whose BM25 analysis is
+cached needs only the document ids, and a cold BM25 analysis reads each text once, front to back.
+So `FileCorpus` reads:
+
+* `ids` in one pass that skips the text where it can (the id leads each line, as BRIGHT's export
+  and `bright-eval data export` write it), remembered by the file's content hash so that the next
+  run reads one small JSON list instead of the corpus;
+* `texts` as a stream (`iter`), or as a list held in memory only when a caller indexes into it
+  (rerankers and dense encoders slice it).
+
+Every text line is validated when it is read, with the file and line in the error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+
+from .data import Corpus, _check_unique, _id, _text
+from .errors import BrightEvalError
+from .io import atomic_write_text, iter_lines, read_jsonl_lines
+
+# `{"id": "<string without escapes>",` at the very start of a line: the id can be sliced out without
+# decoding the (long) content. Anything else goes through json.loads.
+_LEADING_ID = re.compile(r'\{\s*"id"\s*:\s*"([^"\\]*)"\s*,')
+
+
+def _ids_cache_path(digest: str) -> Path:
+    from .cache import default_cache_root
+
+    return default_cache_root() / "doc-ids" / f"{digest}.json"
+
+
+def read_ids(path: Path) -> list[str]:
+    """Document ids in file order, validated (present, strings or integers, unique, at least one)."""
+    ids: list[str] = []
+    match = _LEADING_ID.match
+    for lineno, line in iter_lines(path, "JSON lines (one object per line)"):
+        m = match(line)
+        if m is not None:
+            ids.append(m.group(1))
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BrightEvalError(f"{path}:{lineno}: malformed JSON ({exc.msg}); expected one JSON object per line") from None
+        if not isinstance(obj, dict):
+            raise BrightEvalError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        if "id" not in obj:
+            raise BrightEvalError(f"{path}:{lineno}: missing field 'id' (expected fields: id, content)")
+        ids.append(_id(obj["id"], f"{path}:{lineno}"))
+    if not ids:
+        raise BrightEvalError(f"{path}: no documents (the file is empty); expected one {{\"id\", \"content\"}} object per line")
+    _check_unique(ids, str(path))
+    return ids
+
+
+def cached_ids(path: Path, digest: str) -> list[str]:
+    """`read_ids`, remembered under the file's content hash (a damaged entry is read again)."""
+    cache = _ids_cache_path(digest)
+    try:
+        ids = json.loads(cache.read_text(encoding="utf-8"))
+        if isinstance(ids, list) and ids and set(map(type, ids)) == {str}:
+            return ids
+    except (OSError, ValueError):
+        pass
+    ids = read_ids(path)
+    try:
+        atomic_write_text(cache, json.dumps(ids, ensure_ascii=False))
+    except OSError:
+        pass  # a read-only cache costs the next run one id pass, nothing else
+    return ids
+
+
+class FileTexts(Sequence[str]):
+    """The texts of a `FileCorpus`: iterating streams them from the file; indexing loads them all once."""
+
+    def __init__(self, corpus: FileCorpus):
+        self._corpus = corpus
+        self._all: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._corpus)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._all is not None:
+            return iter(self._all)
+        return self._stream()
+
+    def _stream(self) -> Iterator[str]:
+        path, ids = self._corpus.path, self._corpus.ids
+        n = 0
+        for lineno, rec in read_jsonl_lines(path, required=("id", "content")):
+            where = f"{path}:{lineno}"
+            if n >= len(ids) or _id(rec["id"], where) != ids[n]:
+                raise BrightEvalError(f"{where}: document order changed while reading (expected id {ids[n] if n < len(ids) else 'none'!r}); "
+                                      f"was {path} rewritten during the run?")
+            yield _text(rec["content"], where, "content")
+            n += 1
+        if n != len(ids):
+            raise BrightEvalError(f"{path}: {n} documents read, {len(ids)} expected; was the file rewritten during the run?")
+
+    def __getitem__(self, i):
+        if self._all is None:
+            self._all = list(self._stream())
+        return self._all[i]
+
+
+class FileCorpus(Corpus):
+    """A `Corpus` over a JSONL(.gz) documents file whose content hash is `digest`."""
+
+    def __init__(self, path: Path, digest: str):  # no super().__init__: ids and texts come on demand
+        self.path, self.origin, self._digest = path, str(path), digest
+        self.fingerprint = "file:" + digest
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return cached_ids(self.path, self._digest)
+
+    @cached_property
+    def texts(self) -> FileTexts:
+        return FileTexts(self)
