@@ -13,8 +13,7 @@ from pathlib import Path
 
 from .data import DataSource, Example
 from .io import write_jsonl
-
-SE_TASKS = ("biology", "earth_science", "economics", "psychology", "robotics", "stackoverflow", "sustainable_living")
+from .tasks import SE_TASKS
 
 
 def answer_id(task: str, qid: str) -> str:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 import math
 from statistics import fmean
+from typing import TYPE_CHECKING
 
-from .data import Example
 from .errors import BrightEvalError
 from .trec import Qrels, Run, ranked
+
+if TYPE_CHECKING:  # annotations only: the CLI imports HEADLINE for --help, which needs no data loader
+    from .data import Example
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,10 @@ TASKS: tuple[str, ...] = (
     "theoremqa_theorems",
 )
 
+# The seven Stack Exchange tasks: they ship each question's accepted answer (`gold_answer`), which
+# the answer-retrieval proxy (bright_eval.proxy) is built from.
+SE_TASKS: tuple[str, ...] = TASKS[:7]
+
 
 def parse_tasks(spec: str | list[str] | None) -> list[str]:
     """'all', 'a,b' or a list -> validated task names in the order given."""

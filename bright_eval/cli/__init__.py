@@ -1,16 +1,67 @@
 """The `bright-eval` command line. Each command group lives in its own module and registers itself
-on `app`; `main` turns user errors into one red line instead of a traceback."""
+on `app`; `main` turns user errors into one red line instead of a traceback.
+
+Start-up matters here: `bright-eval --help` and `bright-eval CMD --help` are run far more often than
+any command, so nothing heavy is imported at module level (tests/test_cli_startup.py checks it).
+Command modules import what they need inside the command functions; rich is imported only when
+something is printed through `err`/`out` or logged."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
+from typer.core import TyperGroup
 
 from bright_eval.errors import BrightEvalError
+
+from .render import LazyConsole, out
+
+
+class HelpGroup(TyperGroup):
+    """Plain (click) help screens, with the whole one-line summary of each command.
+
+    Typer's rich help imports rich.markdown, markdown-it, rich.traceback and pygments just to draw
+    boxes around the help: most of the start-up time of `--help`. Plain help says the same things."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # click cuts each summary to fit one terminal line ("List the retriever names and..."); the
+        # summaries here are written to be read whole, so show the first paragraph, wrapped.
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            text = cmd.short_help or cmd.help or ""
+            rows.append((name, " ".join(text.split("\n\n")[0].split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # `bright-eval` alone prints the help on stdout (so `| less` works) and exits 2, as it did with
+        # rich help; click's plain path would print it on stderr.
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        # Typer coerces a flag whose value is None through a pydantic TypeAdapter, importing pydantic
+        # (~60 ms); a group's --help is None whenever a subcommand is named (`bright-eval run --help`).
+        # click's own default for a flag is False, which typer passes through untouched.
+        opt = super().get_help_option(ctx)
+        if opt is not None and opt.default is None:
+            opt.default = False
+        return opt
+
+
+def sub_app(**kwargs: Any) -> typer.Typer:
+    """A command group (`data`, `train`) with the same help style as `app`."""
+    return typer.Typer(cls=HelpGroup, rich_markup_mode=None, **kwargs)
+
 
 app = typer.Typer(
     name="bright-eval",
@@ -18,8 +69,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=HelpGroup,
+    rich_markup_mode=None,
 )
-err = Console(stderr=True)
+err = LazyConsole(stderr=True)
 
 # Command modules register on `app` when imported (order = order in --help).
 from . import components as _components  # noqa: E402,F401
@@ -41,6 +94,10 @@ NOISY = ("httpx", "httpcore", "openai", "urllib3", "huggingface_hub", "datasets"
 
 @app.callback()
 def _options(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug logs, per-request HTTP lines and tracebacks.")) -> None:
+    # A Console reads COLUMNS when it is built; built lazily, it would keep the first invocation's
+    # width for every later one in the same process (CliRunner tests set COLUMNS per invocation).
+    out.reset()
+    err.reset()
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -61,6 +118,24 @@ class _Once(logging.Filter):
         return True
 
 
+class _RichLog(logging.Handler):
+    """rich's RichHandler, made at the first record: importing rich.logging pulls in rich.traceback
+    and pygments, which `--help` and commands that log nothing never need."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rich: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._rich is None:
+            from rich.logging import RichHandler
+
+            self._rich = RichHandler(show_path=False, show_time=False)
+            self._rich.setFormatter(self.formatter)
+        self._rich.console = err.console  # the current one: `_options` renews it per invocation
+        self._rich.emit(record)  # filtering and locking were done by this handler's handle()
+
+
 def _interrupted(exc: BaseException) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -72,7 +147,7 @@ def _interrupted(exc: BaseException) -> bool:
 
 
 def main() -> None:
-    handler = RichHandler(console=err, show_path=False, show_time=False)
+    handler = _RichLog()
     handler.addFilter(_Once())
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler])
     for name in NOISY:

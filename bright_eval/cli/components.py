@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import inspect
-
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from . import app
 from .render import out
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
 
 def registry_table(registry, title: str) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     table.add_column("name", no_wrap=True)
     table.add_column("options (default)")

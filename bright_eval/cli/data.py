@@ -7,24 +7,25 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from bright_eval.data import HubSource, check_gold_in_corpus, get_source, reasoning_names
 from bright_eval.errors import BrightEvalError, DataNotFound
-from bright_eval.io import atomic_write_text, check_writable_dir, write_jsonl
-from bright_eval.tasks import parse_tasks
+from bright_eval.tasks import SE_TASKS, parse_tasks
 
-from . import app, err
+from . import app, err, sub_app
 from .options import DataDir, HubRepo, OptPath, Tasks
 from .render import out
 
-data_app = typer.Typer(help="Inspect BRIGHT data and make local mirrors.", no_args_is_help=True)
+data_app = sub_app(help="Inspect BRIGHT data and make local mirrors.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 @data_app.command("check")
 def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
           documents: bool = typer.Option(True, "--documents/--no-documents", help="Also load and check the documents.")) -> None:
     """Load each task, validate it, and report counts (and gold ids missing from the corpus)."""
+    from rich.table import Table
+
+    from bright_eval.data import check_gold_in_corpus, get_source
+
     source = get_source(data_dir)
     table = Table(title=f"BRIGHT data: {source.description}", title_justify="left")
     for col in ("task", "queries", "gold/query", "queries w/ excluded", "docs", "gold missing"):
@@ -61,6 +62,9 @@ def export(
     """Write a local mirror (examples, qrels, documents, long documents, reasoning) from the hub, or
     from another local folder, in the layout `--data-dir` reads (or, with --layout hub, the hub's).
     For offline clusters. The source and its revision are recorded in SOURCE.json (or the README)."""
+    from bright_eval.data import HubSource, get_source, reasoning_names
+    from bright_eval.io import atomic_write_text, check_writable_dir
+
     if layout not in ("folder", "hub"):
         raise BrightEvalError(f"--layout must be folder or hub, got '{layout}'")
     check_writable_dir(to, "--out")
@@ -80,6 +84,8 @@ def export(
         atomic_write_text(to / "SOURCE.json", json.dumps({"source": source.description, "revision_id": rev}, indent=1) + "\n")
 
 def _export_task(source, folder: Path, task: str, long_documents: bool, names: list[str]) -> None:
+    from bright_eval.io import write_jsonl
+
     exs = source.examples(task)
     write_jsonl(folder / "examples.jsonl", (e.to_record() for e in exs))
     (folder / "qrels.txt").write_text("".join(f"{e.id} 0 {g} 1\n" for e in exs for g in e.gold_ids), encoding="utf-8")
@@ -105,11 +111,13 @@ def _export_task(source, folder: Path, task: str, long_documents: bool, names: l
 def proxy(
     to: Path = typer.Option(..., "--out", "-o", "--to", help="Folder to write the proxy data set into."),
     data_dir: OptPath = DataDir,
-    tasks: str = typer.Option(",".join(__import__("bright_eval.proxy", fromlist=["SE_TASKS"]).SE_TASKS), "--tasks",
+    tasks: str = typer.Option(",".join(SE_TASKS), "--tasks",
                               help="Stack Exchange tasks to include (they carry gold_answer)."),
 ) -> None:
     """Build the answer-retrieval proxy (questions -> their accepted answers) from BRIGHT's examples.
     Real text, real queries, NOT BRIGHT's corpus: for machines without BRIGHT's documents."""
+    from bright_eval.data import get_source
+    from bright_eval.io import check_writable_dir
     from bright_eval.proxy import build_proxy
 
     check_writable_dir(to, "--out")

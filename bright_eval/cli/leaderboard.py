@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from bright_eval.errors import BrightEvalError
-from bright_eval.io import atomic_write_text, check_writable_file
 from bright_eval.scoring import HEADLINE
 from bright_eval.tasks import parse_tasks
 
@@ -35,6 +34,7 @@ def leaderboard(
     output: OptPath = typer.Option(None, "--out", "-o", "--output", help="Write to this file instead of stdout."),
 ) -> None:
     """One row per (rewriter, retriever), per-task columns in BRIGHT's order and the average."""
+    from bright_eval.io import atomic_write_text, check_writable_file
     from bright_eval.leaderboard import FORMATS, build, render, to_rich
 
     if fmt not in FORMATS:

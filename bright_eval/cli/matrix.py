@@ -8,21 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Group
-from rich.live import Live
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from bright_eval import progress as progress_mod
-from bright_eval.cache import ArtifactCache
 from bright_eval.errors import BrightEvalError
 
 from . import app, err
 from .options import DataRevision, HubRepo, OptPath
 from .render import check_format, out
 
-if TYPE_CHECKING:  # the machinery loads when a command runs, not for `--help`
+if TYPE_CHECKING:  # the machinery (and rich) loads when a command runs, not for `--help`
+    from rich.text import Text
+
+    from bright_eval.cache import ArtifactCache
     from bright_eval.execute import CellResult
     from bright_eval.plan import Plan, Request
 
@@ -31,6 +28,8 @@ class LiveGrid:
     """One row per system, one column per task: the leaderboard filling in as cells finish."""
 
     def __init__(self, plan: Plan):
+        from rich.text import Text
+
         self.tasks = plan.request.tasks
         self.systems = list(dict.fromkeys((c.rewriter, c.retriever, c.reranker) for c in plan.cells))
         self.state: dict[tuple, Text] = {(c.rewriter, c.retriever, c.reranker, c.task): Text("·", style="dim") for c in plan.cells}
@@ -39,6 +38,8 @@ class LiveGrid:
         self.t0 = time.time()
 
     def event(self, kind: str, info: dict) -> None:
+        from rich.text import Text
+
         if kind == "cell":
             c: CellResult = info["cell"]
             key = (c.rewriter, c.retriever, c.reranker, c.task)
@@ -57,6 +58,10 @@ class LiveGrid:
             self.activity = what.format(**info)
 
     def __rich__(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(title="nDCG@10 x100 (dim: reused, green: computed now)", title_justify="left")
         for col in ("rewriter", "retriever", "reranker"):
             table.add_column(col)
@@ -75,6 +80,8 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
                 data_revision: Optional[str] = None) -> list[CellResult]:
     """The one driver behind `run` and `matrix`: plan, say what is blocked, execute, report.
     `live=False` leaves the per-cell lines to the caller (`run` prints its own table)."""
+    from rich.markup import escape
+
     from bright_eval.data import get_source
     from bright_eval.executors import EXECUTORS
     from bright_eval.plan import make_plan
@@ -108,7 +115,9 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
     grid = LiveGrid(plan)
     progress_mod.set_enabled(False)  # a second live display would fight the grid for the same lines
     try:
-        with Live(grid, console=err, refresh_per_second=4, transient=False):
+        from rich.live import Live
+
+        with Live(grid, console=err.console, refresh_per_second=4, transient=False):
             return execute(plan, on_event=grid.event)
     finally:
         progress_mod.set_enabled(True)
@@ -129,6 +138,8 @@ def _executor(name: str, address: Optional[str], resources: Optional[dict]):
 
 
 def summarize(cells: list[CellResult], cache: ArtifactCache, results: Path, fmt: str) -> None:
+    from rich.markup import escape
+
     summary = {s: sum(c.status == s for c in cells) for s in ("done", "reused", "failed", "blocked")}
     if fmt == "json":
         typer.echo(json.dumps({"cells": [c.__dict__ for c in cells], "summary": summary, "cache": cache.stats()}))
@@ -147,6 +158,8 @@ def _system(c) -> str:
 
 
 def _log_event(kind: str, info: dict) -> None:
+    from rich.markup import escape
+
     if kind == "cell":
         c: CellResult = info["cell"]
         what = f"nDCG@10 {100 * c.ndcg10:.2f}" if c.ndcg10 is not None else c.error
@@ -159,6 +172,9 @@ def _plan_row(c) -> dict:
 
 
 def print_plan(plan: Plan) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     def mark(v):
         return {True: "cached", False: "to build", None: "?"}[v]
 
@@ -179,8 +195,8 @@ def print_plan(plan: Plan) -> None:
 @app.command(help="""Cross rewriters x retrievers (x rerankers) x tasks; shared work is done once; finished cells are reused.
 
 Names may carry options as results are named: `--retrievers "bm25,bm25(k1=1.2,b=0.75)"`. An
-experiment file holds the same in a \\[matrix] table, with per-component option tables
-\\[matrix.rewriter_args.NAME], \\[matrix.retriever_args.NAME], \\[matrix.reranker_args.NAME].""")
+experiment file holds the same in a [matrix] table, with per-component option tables
+[matrix.rewriter_args.NAME], [matrix.retriever_args.NAME], [matrix.reranker_args.NAME].""")
 def matrix(
     rewriters: Optional[str] = typer.Option(None, "--rewriters", help="Comma-separated rewriter names."),
     retrievers: Optional[str] = typer.Option(None, "--retrievers", help="Comma-separated retriever names."),
@@ -204,6 +220,7 @@ def matrix(
     address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                           help="With --executor ray: auto, host:port or ray://host:port; default: start Ray on this machine."),
 ) -> None:
+    from bright_eval.cache import ArtifactCache
     from bright_eval.matrix import build_request, read_config
     from bright_eval.storage import location
 

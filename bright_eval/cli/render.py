@@ -3,16 +3,41 @@
 from __future__ import annotations
 
 import json
-from statistics import fmean
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bright_eval.errors import BrightEvalError
-from bright_eval.scoring import METRICS
 
-out = Console()
+
+class LazyConsole:
+    """A rich Console made at its first use. Every command module holds `out`/`err`, but importing
+    rich costs a noticeable part of `bright-eval --help`, which prints nothing through them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._console = None
+
+    @property
+    def console(self):
+        """The real Console, for APIs that take one (Live, RichHandler)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._kwargs)
+        return self._console
+
+    def reset(self) -> None:
+        """Build the Console again at the next use, from the environment of that moment."""
+        self._console = None
+
+    def __getattr__(self, name: str) -> Any:  # only reached for what this class does not define
+        if name.startswith("__") or name in ("_console", "_kwargs"):  # copy/pickle probe a bare instance
+            raise AttributeError(name)
+        return getattr(self.console, name)
+
+
+out = LazyConsole()
 LABELS = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "recall@100": "R@100", "recall@1000": "R@1k", "map": "MAP",
           "mrr@10": "MRR@10", "p@5": "P@5", "p@10": "P@10"}
 
@@ -28,6 +53,12 @@ def emit(per_task: dict[str, dict[str, float]], fmt: str, title: str, notes: dic
     if fmt == "json":
         typer.echo(json.dumps(per_task))
         return
+    from statistics import fmean
+
+    from rich.table import Table
+
+    from bright_eval.scoring import METRICS
+
     table = Table(title=title, title_justify="left")
     table.add_column("task", no_wrap=True)
     for m in METRICS:

@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 
 from bright_eval.errors import BrightEvalError
-from bright_eval.io import check_writable_dir
 from bright_eval.scoring import HEADLINE
 
 from . import app, err
@@ -43,6 +42,7 @@ def report(
     fmt: str = typer.Option("table", "--format", help="table (summary on screen) or json (the report object on stdout)."),
 ) -> None:
     """Per-task deltas, paired significance (t-test, randomization, Holm), CIs, W/T/L, plots, wins and losses."""
+    from bright_eval.io import check_writable_dir
     from bright_eval.report import Settings, build_report, write_report
 
     if fmt not in ("table", "json"):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.table import Table
 
 from bright_eval.errors import BrightEvalError
 
 from . import app, err
 from .options import CacheDir, DataDir, HubRepo, OptPath
 from .render import out
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _STYLE = {"OK": "green", "OKish": "yellow", "FAIL": "bold red", "skip": "dim"}  # bright_eval.reproduce's verdicts
 
@@ -24,6 +26,7 @@ def _v(verdict: str) -> str:
 
 def _list_table(plans: list) -> Table:
     from rich import box
+    from rich.table import Table
 
     table = Table(title="published rows: bright-eval reproduce ROW...", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
@@ -45,6 +48,7 @@ _METRIC = {"ndcg@10": "nDCG@10", "recall@100": "R@100", "recall@1000": "R@1k", "
 
 def _print_outcome(o) -> None:
     from rich import box
+    from rich.table import Table
 
     from bright_eval.reproduce import revision_warning
 

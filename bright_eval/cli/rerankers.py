@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import inspect
 
-from rich.markup import escape
-from rich.table import Table
-
 from . import app
 from .render import out
 
@@ -14,6 +11,9 @@ from .render import out
 @app.command("rerankers")
 def list_rerankers() -> None:
     """List the reranker names (and their options) that a reranker option accepts."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from bright_eval.rerankers import RERANKERS
 
     table = Table(title="rerankers", title_justify="left")

@@ -9,10 +9,7 @@ from typing import Optional
 
 import typer
 
-from bright_eval.cache import ArtifactCache
-from bright_eval.data import get_source
 from bright_eval.errors import BrightEvalError
-from bright_eval.io import check_writable_file, write_jsonl
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
@@ -69,7 +66,10 @@ def rewrite(
     tensor_parallel_size: int = TensorParallel, revision: str = Revision,
 ) -> None:
     """Rewrite the queries of the given tasks and write them to a file (cached: reruns are free)."""
+    from bright_eval.cache import ArtifactCache
     from bright_eval.components import SendsRequests
+    from bright_eval.data import get_source
+    from bright_eval.io import check_writable_file, write_jsonl
     from bright_eval.rewriters import REWRITERS, Query
 
     if out_file is None and not show_request:

@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from bright_eval import progress as progress_mod
-from bright_eval.cache import ArtifactCache
 from bright_eval.errors import BrightEvalError
 from bright_eval.tasks import parse_tasks
 
@@ -86,6 +85,8 @@ def run(
             "reranker_args": {reranker: parse_args(reranker_args, "--reranker-args")} if reranker else {}}
     request = build_request([rewriter], [retriever], tasks, conf, top_k=top_k, long_documents=long_documents,
                             rerankers=[reranker] if reranker else None, rerank_depth=rerank_depth, rerank_query=rerank_query)
+    from bright_eval.cache import ArtifactCache
+
     cache = ArtifactCache(cache_dir)
     cells = run_request(request, data_dir, results_dir, cache, overwrite, dry_run, fmt, live=False, hub_repo=hub_repo,
                         data_revision=data_revision)

@@ -7,17 +7,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from bright_eval import progress as progress_mod
 from bright_eval.errors import BrightEvalError
-from bright_eval.io import check_writable_dir
 
-from . import app, err
+from . import app, err, sub_app
 from .options import DataDir, Format, OptPath
 from .render import check_format, out
 
-train_app = typer.Typer(help="Train query reasoners with GRPO (TongSearch-QR recipe): prepare, grpo, reward-check, init-model.",
+train_app = sub_app(help="Train query reasoners with GRPO (TongSearch-QR recipe): prepare, grpo, reward-check, init-model.",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
@@ -50,7 +48,10 @@ def prepare(
     fmt: str = Format,
 ) -> None:
     """Curate Stack Exchange questions with positive/negative answers; drop BRIGHT queries (leakage guard)."""
+    from rich.table import Table
+
     from bright_eval.data import get_source
+    from bright_eval.io import check_writable_dir
     from bright_eval.training.data import RELEASED_SITES, PrepareConfig
     from bright_eval.training.data import prepare as run_prepare
 
@@ -107,6 +108,8 @@ def reward_check(
     fmt: str = Format,
 ) -> None:
     """Score hand-written rewrites of one training question with the reward, component by component."""
+    from rich.table import Table
+
     from bright_eval.training.data import load_train_rows
     from bright_eval.training.rewards import QueryReward, RewardConfig
     from bright_eval.training.scorers import make_scorer
@@ -149,6 +152,7 @@ def init_model(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Make a policy that needs no download: a random Qwen2 (tests, GPU path checks) or SmolLM2-135M-Instruct."""
+    from bright_eval.io import check_writable_dir
     from bright_eval.training import models
 
     check_writable_dir(out_dir, "--out")
