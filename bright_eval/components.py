@@ -71,6 +71,14 @@ class TaskBound(Protocol):
 
 
 @runtime_checkable
+class Releasable(Protocol):
+    """A retriever that can let go of its index once a task is done (the next `index` builds or
+    loads the next task's): a multi-task run then peaks at its largest task, not their sum."""
+
+    def release(self) -> None: ...
+
+
+@runtime_checkable
 class IndexCache(Protocol):
     """A retriever that can say, without loading or building anything, whether its index of the
     corpus with this content fingerprint is cached."""

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import storage
-from .components import HasStats, Query, RetrieverStats, RewriteStats
+from .components import HasStats, Query, Releasable, RetrieverStats, RewriteStats
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
 from .plan import Cell, Plan, identity_fingerprint
@@ -79,6 +79,11 @@ class _Step:
             raise value
         return value
 
+    def forget(self, task: str) -> None:
+        """Drop the values of one task (keys are the task or tuples ending with it)."""
+        for key in [k for k in self.done if k == task or (isinstance(k, tuple) and k[-1] == task)]:
+            del self.done[key]
+
     def charge(self, key) -> float:
         """The step's time, charged to the first cell that used it."""
         return self.seconds.pop(key, 0.0)
@@ -130,6 +135,14 @@ def execute(plan: Plan, on_event: Event = _quiet) -> list[CellResult]:
                     finish(cell, "failed", seconds=time.perf_counter() - t0, error=_err(exc))
                     continue
                 finish(cell, "done", record.metrics.get(HEADLINE), time.perf_counter() - t0)
+            # Tasks run one after another: a finished task's documents, runs and indexes are let go,
+            # so peak memory is the largest task's, not the sum over BRIGHT's twelve.
+            for step in (corpora, indexes, rewrites, searches):
+                step.forget(task)
+            for ret in plan.retrievers:
+                bound = plan.bound.get((ret, task))
+                if isinstance(bound, Releasable):
+                    bound.release()
     except KeyboardInterrupt:
         interrupted = True
         raise

@@ -4,8 +4,10 @@ sentence-transformers retriever as the encoder (`embed:all-minilm-l6-v2`, `embed
 
 The encoder is bound to the task like the dense retriever (BRIGHT's per-task instructions), so
 `bm25 >> embed:X` ranks the head exactly as retriever X would rank those documents. Document
-embeddings come from X's corpus cache when X has already encoded this corpus; otherwise only the
-distinct documents of the heads are encoded (depth x queries, not the whole corpus).
+embeddings come from X's corpus cache when X has already encoded this corpus. Otherwise, when the
+heads cover more than half the corpus it is encoded whole into that cache (where X's own column
+finds it too); when they do not (depth 100 of a 400k-document corpus), only the heads' documents
+are encoded, once per task however many first stages are reranked.
 """
 
 from __future__ import annotations
@@ -29,25 +31,36 @@ class EmbeddingReranker:
     def __init__(self, dense: DenseRetriever):
         self.dense = dense
         self.name = f"embed:{dense.name}"
-        self.encoded = 0  # documents encoded by the last rerank (0 when the corpus cache served them)
+        self.encoded = 0  # documents encoded by the last rerank (0 when a cache served them)
+        self._head_vectors: dict[str, dict[str, np.ndarray]] = {}  # corpus fingerprint -> doc id -> vector
 
     def for_task(self, task: str, long_documents: bool = False) -> EmbeddingReranker:
         bound = copy.copy(self)
         bound.dense = self.dense.for_task(task, long_documents)
+        bound._head_vectors = {}  # instructions differ per task: vectors are not shared across tasks
         return bound
 
     def spec(self) -> dict:
         return {"name": self.name, "kind": "embedding-cosine", "encoder": self.dense.spec()}
 
     def _doc_vectors(self, corpus: Corpus, docids: list[str], text: DocTexts) -> dict[str, np.ndarray]:
+        self.encoded = 0
+        if not self.dense.is_cached(corpus.fingerprint) and len(docids) > len(corpus) // 2:
+            self.dense.index(corpus)  # most of the corpus anyway: encode it whole, into the shared disk cache
+            self.encoded = len(corpus)
         if self.dense.is_cached(corpus.fingerprint):
-            self.dense.index(corpus)  # memory-mapped: only the rows asked for are read
+            if self.dense._doc_emb is None:
+                self.dense.index(corpus)  # memory-mapped: only the rows asked for are read
             emb, pos = self.dense._doc_emb, self.dense._doc_pos
-            self.encoded = 0
             return {d: np.asarray(emb[pos[d]]) for d in docids}
-        vecs = self.dense.encode_documents([text(d) for d in docids])
-        self.encoded = len(docids)
-        return dict(zip(docids, vecs))
+        # a few heads of a large corpus: encode those documents only, once per task (several first
+        # stages of one matrix rerank overlapping heads)
+        seen = self._head_vectors.setdefault(corpus.fingerprint, {})
+        todo = [d for d in docids if d not in seen]
+        if todo:
+            seen.update(zip(todo, self.dense.encode_documents([text(d) for d in todo])))
+            self.encoded = len(todo)
+        return {d: seen[d] for d in docids}
 
     def rerank(self, queries: dict[str, str], run: Run, corpus: Corpus, depth: int) -> Run:
         text = DocTexts(corpus)

@@ -171,8 +171,14 @@ class BM25Retriever:
     def is_cached(self, corpus_fingerprint: str) -> bool:
         return self.cache is not None and self.cache.has("bm25", self._key(corpus_fingerprint))
 
+    def release(self) -> None:
+        self.counts, self.doc_ids = None, []
+        for attr in ("_postings", "_tie_rank", "_qids", "_qids_of"):
+            self.__dict__.pop(attr, None)
+
     def index(self, corpus: Corpus) -> None:
         t0 = time.perf_counter()
+        self.release()  # the previous corpus's index is not kept alive while the next one is built
         if self.cache is None:
             self.counts = self._analyze_corpus(corpus)
         else:

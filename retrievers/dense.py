@@ -224,6 +224,9 @@ class DenseRetriever:
     def is_cached(self, corpus_fingerprint: str) -> bool:
         return self.cache.has(KIND, self.embedding_key(corpus_fingerprint))
 
+    def release(self) -> None:
+        self._doc_emb, self._doc_ids, self._doc_pos = None, [], {}
+
     def index(self, corpus: Corpus) -> None:
         if self.task is None and self.model_def.family != "none":
             log.warning("%s: no task bound (for_task), so BRIGHT's per-task instructions are not used", self.name)

@@ -19,7 +19,7 @@ import copy
 import math
 import re
 
-from bright_eval.components import IndexCache, Retriever, RetrieverStats, bind
+from bright_eval.components import IndexCache, Releasable, Retriever, RetrieverStats, bind
 from bright_eval.errors import BrightEvalError
 from bright_eval.registry import split_options, split_top_level
 
@@ -139,6 +139,11 @@ class FusedRetriever:
     def index(self, corpus) -> None:
         for c in self.children:
             c.index(corpus)
+
+    def release(self) -> None:
+        for c in self.children:
+            if isinstance(c, Releasable):
+                c.release()
 
     def fuse(self, runs: list[Scores]) -> Scores:
         if self.method == "rrf":

@@ -176,3 +176,21 @@ def test_cli_dry_run_and_run(data, tmp_path):
     assert out["summary"] == {"done": 2, "reused": 0, "failed": 0, "blocked": 0}
     res = runner.invoke(app, args + ["--format", "json"])
     assert json.loads(res.stdout)["summary"] == {"done": 0, "reused": 2, "failed": 0, "blocked": 0}
+
+
+def test_a_finished_tasks_index_is_let_go_and_results_do_not_change(data, tmp_path):
+    """Tasks run one after another; holding every task's index would make whole-BRIGHT peak at the
+    sum of twelve indexes. Released or not, the numbers are the same."""
+    spec = MatrixSpec(["original"], ["bm25", "fuse:rrf(bm25,bm25-lucene)"], ",".join(TASKS2), top_k=50)
+    plan = make_plan(spec, LocalSource(data), tmp_path / "r", ArtifactCache(tmp_path / "c"))
+    cells = execute(plan)
+    assert all(c.status == "done" for c in cells)
+    for task in TASKS2:
+        bm25 = plan.bound[("bm25", task)]
+        assert bm25.counts is None and "_postings" not in bm25.__dict__
+        assert all(c.counts is None for c in plan.bound[("fuse:rrf(bm25,bm25-lucene)", task)].children)
+    one = {(c.retriever, c.task): c.ndcg10 for c in cells}
+    for task in TASKS2:  # each task alone, in a fresh plan
+        alone = execute(make_plan(MatrixSpec(["original"], ["bm25", "fuse:rrf(bm25,bm25-lucene)"], task, top_k=50),
+                                  LocalSource(data), tmp_path / f"alone-{task}", ArtifactCache(tmp_path / "c")))
+        assert {(c.retriever, c.task): c.ndcg10 for c in alone} == {k: v for k, v in one.items() if k[1] == task}

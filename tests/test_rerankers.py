@@ -523,6 +523,20 @@ def test_embed_reranker_orders_the_head_as_its_dense_retriever_would(answers, tm
     cached = RERANKERS.create("embed:all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "other")).for_task("biology")
     again = cached.rerank(queries, first, corpus, 8)
     assert cached.encoded == 0 and {q: order(r) for q, r in again.items()} == {q: order(r) for q, r in out.items()}
+    # another first stage over the same task: the heads' vectors are not encoded twice
+    other_first = {q: {d: float(i) if i < 16 else -1.0 for i, d in enumerate(corpus.ids)} for q in queries}
+    rr.rerank(queries, other_first, corpus, 8)  # heads 8..15 against 12..19 before
+    assert rr.encoded == 4  # only the documents the earlier heads did not have
+
+
+def test_embed_reranker_encodes_a_mostly_covered_corpus_whole_into_the_shared_cache(answers, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    exs, corpus = answers
+    queries = {e.id: e.query for e in exs[:3]}
+    first = {q: {d: float(i) for i, d in enumerate(corpus.ids)} for q in queries}
+    rr = RERANKERS.create("embed:all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "c")).for_task("biology")
+    rr.rerank(queries, first, corpus, 15)  # 15 of 20 documents: encode all 20 once, on disk
+    assert rr.encoded == 20 and rr.dense.is_cached(corpus.fingerprint)
 
 
 def test_embed_reranker_needs_a_dense_retriever(tmp_path):
