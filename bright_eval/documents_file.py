@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .data import Corpus, _check_unique, _id, _text
 from .errors import BrightEvalError
-from .io import atomic_write_text, iter_lines, read_jsonl_lines
+from .io import atomic_write_text, iter_lines, parse_json_line, read_jsonl_lines
 
 # `{"id": "<string without escapes>",` at the very start of a line: the id can be sliced out without
 # decoding the (long) content. Anything else goes through json.loads.
@@ -45,17 +45,8 @@ def read_ids(path: Path) -> list[str]:
         if m is not None:
             ids.append(m.group(1))
             continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BrightEvalError(f"{path}:{lineno}: malformed JSON ({exc.msg}); expected one JSON object per line") from None
-        if not isinstance(obj, dict):
-            raise BrightEvalError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        if "id" not in obj:
-            raise BrightEvalError(f"{path}:{lineno}: missing field 'id' (expected fields: id, content)")
-        ids.append(_id(obj["id"], f"{path}:{lineno}"))
+        if line.strip():
+            ids.append(_id(parse_json_line(path, lineno, line, ("id",))["id"], f"{path}:{lineno}"))
     if not ids:
         raise BrightEvalError(f"{path}: no documents (the file is empty); expected one {{\"id\", \"content\"}} object per line")
     _check_unique(ids, str(path))

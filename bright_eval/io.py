@@ -81,18 +81,22 @@ def read_jsonl_lines(path: Path | str, required: Iterable[str] = (), what: str =
     path = Path(path)
     required = tuple(required)
     for lineno, line in iter_lines(path, what):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BrightEvalError(f"{path}:{lineno}: malformed JSON ({exc.msg}); expected one JSON object per line") from None
-        if not isinstance(obj, dict):
-            raise BrightEvalError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        for field in required:
-            if field not in obj:
-                raise BrightEvalError(f"{path}:{lineno}: missing field '{field}' (expected fields: {', '.join(required)})")
-        yield lineno, obj
+        if line.strip():
+            yield lineno, parse_json_line(path, lineno, line, required)
+
+
+def parse_json_line(path: Path, lineno: int, line: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One JSONL line as an object with the `required` fields, or an error naming file:line and field."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BrightEvalError(f"{path}:{lineno}: malformed JSON ({exc.msg}); expected one JSON object per line") from None
+    if not isinstance(obj, dict):
+        raise BrightEvalError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+    for field in required:
+        if field not in obj:
+            raise BrightEvalError(f"{path}:{lineno}: missing field '{field}' (expected fields: {', '.join(required)})")
+    return obj
 
 
 def read_jsonl(path: Path | str, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:

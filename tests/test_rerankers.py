@@ -500,14 +500,18 @@ def answers(shared_bright):
     return exs, Corpus([f"a{e.id}" for e in exs], [e.gold_answer for e in exs], "answers")
 
 
+def backwards(answers, n_queries):
+    """Queries and a first stage that ranks the corpus backwards: reranking must undo it in the head."""
+    exs, corpus = answers
+    queries = {e.id: e.query for e in exs[:n_queries]}
+    return corpus, queries, {q: {d: float(i) for i, d in enumerate(corpus.ids)} for q in queries}
+
+
 def test_embed_reranker_orders_the_head_as_its_dense_retriever_would(answers, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from bright_eval.retrievers import RETRIEVERS
 
-    exs, corpus = answers
-    queries = {e.id: e.query for e in exs[:6]}
-    # a first stage that ranks the corpus backwards: reranking must undo it within the head
-    first = {q: {d: float(i) for i, d in enumerate(corpus.ids)} for q in queries}
+    corpus, queries, first = backwards(answers, 6)
     dense = RETRIEVERS.create("all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "other")).for_task("biology")
     dense.index(corpus)
     rr = RERANKERS.create("embed:all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "c")).for_task("biology")
@@ -531,9 +535,7 @@ def test_embed_reranker_orders_the_head_as_its_dense_retriever_would(answers, tm
 
 def test_embed_reranker_encodes_a_mostly_covered_corpus_whole_into_the_shared_cache(answers, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    exs, corpus = answers
-    queries = {e.id: e.query for e in exs[:3]}
-    first = {q: {d: float(i) for i, d in enumerate(corpus.ids)} for q in queries}
+    corpus, queries, first = backwards(answers, 3)
     rr = RERANKERS.create("embed:all-minilm-l6-v2", cache=ArtifactCache(tmp_path / "c")).for_task("biology")
     rr.rerank(queries, first, corpus, 15)  # 15 of 20 documents: encode all 20 once, on disk
     assert rr.encoded == 20 and rr.dense.is_cached(corpus.fingerprint)
