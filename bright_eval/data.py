@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .errors import BrightEvalError, DataNotFound, require
 from .io import Fingerprint, read_jsonl_lines
@@ -160,6 +160,17 @@ class DataSource(Protocol):
         """The content identity of a task's documents, without loading them where possible; equals
         `documents(task, long).fingerprint`. Raises BrightEvalError when they are missing."""
     def reasoning(self, task: str, name: str) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class Versioned(Protocol):
+    """A source with a revision to record (the hub's commit) and an availability check that fails
+    fast, in one line, when the data cannot be had (HubSource; not a local folder)."""
+
+    @property
+    def revision_id(self) -> str | None: ...
+
+    def check(self) -> str: ...
 
 
 class LocalSource:

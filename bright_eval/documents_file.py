@@ -98,6 +98,11 @@ class FileTexts(Sequence[str]):
         if n != len(ids):
             raise BrightEvalError(f"{path}: {n} documents read, {len(ids)} expected; was the file rewritten during the run?")
 
+    def __eq__(self, other) -> bool:  # compares as the list of texts it stands for
+        return isinstance(other, Sequence) and not isinstance(other, str) and len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-sequence semantics, like list
+
     def __getitem__(self, i):
         if self._all is None:
             self._all = list(self._stream())

@@ -248,9 +248,9 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
 def _revision(source) -> str | None:
     """Which BRIGHT this is: the hub commit (BRIGHT's numbers changed between its 2024 and 2025
     versions); a local folder is named by the content fingerprints recorded beside it."""
-    from .data import HubSource
+    from .data import Versioned
 
-    return source.revision_id if isinstance(source, HubSource) else None
+    return source.revision_id if isinstance(source, Versioned) else None
 
 
 def _append_run_log(plan: Plan, cells: list[CellResult], seconds: float, interrupted: bool, extra: dict | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .data import DataSource, Example
+from .data import DataSource, Example, LocalSource
 from .io import write_jsonl
 from .tasks import SE_TASKS
 
@@ -31,8 +31,8 @@ def build_proxy(source: DataSource, out: Path, tasks: tuple[str, ...] = SE_TASKS
         write_jsonl(folder / "examples.jsonl", (e.to_record() for e in exs))
         (folder / "qrels.txt").write_text("".join(f"{e.id} 0 {e.gold_ids[0]} 1\n" for e in exs), encoding="utf-8")
         write_jsonl(folder / "documents.jsonl.gz", pool)
-        if copy_reasoning and hasattr(source, "root"):
-            src = Path(source.root) / task / "reasoning"  # type: ignore[attr-defined]
+        if copy_reasoning and isinstance(source, LocalSource):
+            src = Path(source.root) / task / "reasoning"
             for f in sorted(src.glob("*.jsonl")) if src.is_dir() else []:
                 (folder / "reasoning").mkdir(parents=True, exist_ok=True)
                 (folder / "reasoning" / f.name).write_bytes(f.read_bytes())

@@ -273,7 +273,7 @@ def _summarise(skipped: dict[str, str]) -> str:
 
 def plan(row: Row, source, machine: Machine, tasks: list[str] | None = None) -> Plan:
     """What of `row` this machine can run from `source` (None: no data source could be opened)."""
-    from .data import has_split, reasoning_names
+    from .data import Versioned, has_split, reasoning_names
 
     wanted = [t for t in row.tasks if tasks is None or t in tasks]
     rewriter = effective_rewriter(row)
@@ -285,10 +285,9 @@ def plan(row: Row, source, machine: Machine, tasks: list[str] | None = None) -> 
             p.blocked = f"needs {need[4:]} in the environment"
     if p.blocked:
         return p
-    check = getattr(source, "check", None)
     try:
-        if check is not None:
-            check()
+        if isinstance(source, Versioned):
+            source.check()
         sets = reasoning_names(source) if rewriter.startswith("bright:") else []
     except BrightEvalError:
         p.blocked = "data unavailable"  # the full message is printed once, by the caller
@@ -366,6 +365,8 @@ class Outcome:
 
 def run_rows(plans: list[Plan], source, results_dir: Path, cache, on_row=None) -> list[Outcome]:
     """Run every plan that can run; rows that cannot are reported with no checks measured."""
+    from .data import Versioned
+
     outcomes = []
     for p in plans:
         measured: dict[str, dict] = {}
@@ -376,7 +377,7 @@ def run_rows(plans: list[Plan], source, results_dir: Path, cache, on_row=None) -
         revision = None
         if measured:
             try:
-                revision = getattr(source, "revision_id", None)
+                revision = source.revision_id if isinstance(source, Versioned) else None
             except BrightEvalError:
                 revision = None
         out = Outcome(p.row, p, compare(p.row, measured), errors, revision)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bright_eval.data import LocalSource
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -42,17 +44,16 @@ def proxy_dir(shared_bright, tmp_path_factory) -> Path:
     return out
 
 
-class _Head:
+class _Head(LocalSource):
     """The first `n` answered questions of each task of a real BRIGHT folder."""
 
     def __init__(self, root: Path, n: int):
-        from bright_eval.data import LocalSource
-
-        self.inner, self.n, self.root = LocalSource(root), n, root
+        super().__init__(root)
+        self.n = n
         self.description = f"head{n}:{root}"
 
     def examples(self, task):
-        return [e for e in self.inner.examples(task) if e.gold_answer.strip()][: self.n]
+        return [e for e in super().examples(task) if e.gold_answer.strip()][: self.n]
 
 
 @pytest.fixture(scope="session")

@@ -96,7 +96,7 @@ def reproduce(
     """Run published rows and compare, per task, with the published numbers: OK (within the row's
     tolerance), OKish (within its OKish band, 2 x tolerance unless stated), FAIL."""
     from bright_eval.cache import ArtifactCache
-    from bright_eval.data import get_source
+    from bright_eval.data import Versioned, get_source
     from bright_eval.reproduce import FAIL, OK, OKISH, Machine, load_rows, plan, run_rows, select
     from bright_eval.reproduce_report import write
     from bright_eval.tasks import parse_tasks
@@ -105,7 +105,8 @@ def reproduce(
     chosen = all_published if list_rows and not rows else select(all_published, rows or [], all_rows)
     source = get_source(data_dir, hub_repo, revision)
     try:
-        getattr(source, "check", lambda: None)()
+        if isinstance(source, Versioned):
+            source.check()
     except BrightEvalError as exc:
         if not list_rows:
             raise
