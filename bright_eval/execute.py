@@ -22,6 +22,7 @@ from . import storage
 from .components import HasStats, Query, Releasable, RetrieverStats, RewriteStats
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
+from .memory import trim
 from .plan import Cell, Plan, identity_fingerprint
 from .record import ResultRecord
 from .results import write_result
@@ -143,6 +144,7 @@ def execute(plan: Plan, on_event: Event = _quiet) -> list[CellResult]:
                 bound = plan.bound.get((ret, task))
                 if isinstance(bound, Releasable):
                     bound.release()
+            trim()
     except KeyboardInterrupt:
         interrupted = True
         raise

@@ -36,6 +36,7 @@ CHUNK_MAX = 20_000  # documents per block at most (uint16 row numbers within a b
 # on its own (first sight of a span costs ~5 us of Python) and starts an interpreter (~1 s), which
 # the split of the per-token work repays only on large corpora (measured in benchmarks/bm25_speed).
 PARALLEL_FROM = 100_000
+SEND_MAX = 4_000
 
 
 class Block(NamedTuple):
@@ -225,7 +226,9 @@ def blocks(analyzer, texts: Iterable[str], n: int, processes: int | None = None,
             for part in _chunks(texts, CHUNK_MAX):
                 yield count_block(ids, part, "main")
         return
-    chunk = min(CHUNK_MAX, max(500, n // (processes * 16)))
+    # at most SEND_MAX documents a chunk: up to three chunks per worker are in flight (queued,
+    # being encoded, being sent), and on leetcode-sized corpora larger chunks cost ~0.2 GB more
+    chunk = min(SEND_MAX, max(500, n // (processes * 16)))
     workers = [_Worker(analyzer) for _ in range(processes)]
     sent: queue.Queue = queue.Queue()  # the worker of each chunk handed out, in order
     try:

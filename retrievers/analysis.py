@@ -353,6 +353,12 @@ class EnglishAnalyzer:
             return terms
         return list(chain.from_iterable((t,) if t.__class__ is str else t for t in terms))
 
+    def forget(self) -> None:
+        """Drop the token and span caches (memory only: the tokens do not change). A run over
+        several corpora calls it between them, or the caches grow with every vocabulary seen."""
+        self._spans.clear()
+        self._terms.clear()
+
     def term_ids(self, known: dict[str, int] | None = None) -> TermIds:
         """A fresh vocabulary that maps texts to term ids (for indexing; see `TermIds`), or with
         `known` (term -> i), ids i + 1 of the known terms only (for queries)."""

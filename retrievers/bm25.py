@@ -31,6 +31,7 @@ from bright_eval.progress import progress
 from bright_eval.trec import Run
 
 from . import _counting
+from .analysis import EnglishAnalyzer
 
 try:  # optional C kernels (pyproject's ext-modules); the numpy code below is the reference
     from . import _bm25c
@@ -144,8 +145,6 @@ class BM25Retriever:
         if flavour not in ("bright", "lucene"):
             raise ValueError(f"unknown BM25 flavour {flavour!r} (bright or lucene)")
         if analyzer is None:
-            from .analysis import EnglishAnalyzer
-
             analyzer = EnglishAnalyzer()
         self.flavour, self.k1, self.b = flavour, float(k1), float(b)
         self.analyzer = analyzer
@@ -175,6 +174,8 @@ class BM25Retriever:
         self.counts, self.doc_ids = None, []
         for attr in ("_postings", "_tie_rank", "_qids", "_qids_of"):
             self.__dict__.pop(attr, None)
+        if isinstance(self.analyzer, EnglishAnalyzer):
+            self.analyzer.forget()
 
     def index(self, corpus: Corpus) -> None:
         t0 = time.perf_counter()
