@@ -8,6 +8,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- buffers ------------------------------------------------------------------------------- */
@@ -49,70 +50,363 @@ static inline int64_t at(const Buf *b, Py_ssize_t i) {
 }
 
 /* ---- search ---------------------------------------------------------------------------------
- * score(indptr, indices, data, terms, qweights, out, lucene)
+ * search(indptr, indices, data, terms, qweights, lucene, k, tie_rank, tie_order, exclude, fill,
+ *        ids, threads) -> {doc id: score}: one query, scored, cut and turned into its hits dict
+ * (BM25Retriever.search's numpy steps in one call). threads: the most threads to score with, as
+ * the query's size pays for them; -t: exactly t (tests).
  *   For each query term t (in the given order) and each posting p of t:
- *     bright: out[doc] += qweights[t] * data[p]                     (float32, = csc_matvec)
- *     lucene: out[doc] += (double)(w - w / (1f + data[p])), w = qweights[t]   (= np.bincount)
- * The per-document summation order is the order of `terms`, as in the numpy twin. */
-static PyObject *score(PyObject *self, PyObject *args) {
-    PyObject *o[6];
+ *     bright: s[doc] += qweights[t] * data[p]                     (float32, = csc_matvec)
+ *     lucene: acc[doc] += (double)(w - w / (1f + data[p])), w = qweights[t]   (= np.bincount),
+ *             then s = (float)acc
+ *   The per-document summation order is the order of `terms`, as in the numpy twin, also when the
+ *   documents are split across threads (each thread owns a range of documents, never a posting
+ *   list's share of one document), so the scores do not depend on the thread count.
+ *   s[exclude] = -inf; the k best documents with s > 0, by score then ascending tie_rank (None:
+ *   document order; tie_order is its inverse); with `fill`, documents scoring 0 follow in
+ *   document order up to k (BRIGHT sorts every document). Values are the float32 scores; ids is a
+ *   list of str (whose hashing runs no Python code that could change the list). */
+#if !defined(_WIN32)
+#include <pthread.h>
+#define HAVE_THREADS 1
+#endif
+#define MAX_THREADS 8
+#define POSTINGS_PER_THREAD 150000 /* work per extra thread, so that starting it (tens of us) stays small */
+#define DOCS_PER_THREAD 8192
+
+typedef struct {
+    const void *ix;
+    int ix32;
+    const float *data;
+    const int64_t *lo, *hi; /* posting range of each query term */
+    const float *qw;
+    Py_ssize_t n_q;
     int lucene;
-    if (!PyArg_ParseTuple(args, "OOOOOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &lucene)) return NULL;
-    Buf b[6];
-    memset(b, 0, sizeof b);
-    if (get_buf(o[0], &b[0], 'i', -1, 0, "indptr") < 0 || get_buf(o[1], &b[1], 'i', -1, 0, "indices") < 0 ||
-        get_buf(o[2], &b[2], 'f', b[1].view.len / b[1].view.itemsize, 0, "data") < 0 ||
-        get_buf(o[3], &b[3], 'i', -1, 0, "terms") < 0 ||
-        get_buf(o[4], &b[4], 'f', b[3].view.len / b[3].view.itemsize, 0, "qweights") < 0 ||
-        get_buf(o[5], &b[5], lucene ? 'd' : 'f', -1, 1, "out") < 0) {
-        release(b, 6);
-        return NULL;
+    float *s;
+    double *acc;
+    int64_t d0, d1; /* documents [d0, d1) */
+    int first, last;
+    uint64_t bad;
+} Part;
+
+static inline int64_t ix_at(const Part *j, int64_t p) {
+    return j->ix32 ? ((const int32_t *)j->ix)[p] : ((const int64_t *)j->ix)[p];
+}
+
+/* First p in [lo, hi) with ix[p] >= d: postings of a term ascend by document. Were they not, the
+ * split points of neighbouring parts are still the same call, so every posting falls in exactly
+ * one part, whose range check below then reports it. */
+static int64_t lower_bound(const Part *j, int64_t lo, int64_t hi, int64_t d) {
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (ix_at(j, mid) < d) lo = mid + 1;
+        else hi = mid;
     }
-    Py_ssize_t n_terms = b[0].view.len / b[0].view.itemsize - 1, n_q = b[3].view.len / b[3].view.itemsize;
-    Py_ssize_t n_out = b[5].view.len / b[5].view.itemsize, n_post = b[1].view.len / b[1].view.itemsize;
-    const float *data = b[2].view.buf, *qw = b[4].view.buf;
-    int idx32 = b[1].view.itemsize == 4;
-    /* terms are checked up front; documents inside the loop (a predictable branch), so a corrupt
-     * index raises instead of writing out of bounds */
-    for (Py_ssize_t q = 0; q < n_q; q++) {
-        int64_t t = at(&b[3], q);
-        if (t < 0 || t >= n_terms || at(&b[0], t) < 0 || at(&b[0], t) > at(&b[0], t + 1) || at(&b[0], t + 1) > n_post) {
-            release(b, 6);
-            return PyErr_Format(PyExc_IndexError, "term %lld out of range", (long long)t);
+    return lo;
+}
+
+static void *score_part(void *arg) {
+    Part *j = arg;
+    int64_t d0 = j->d0;
+    uint64_t span = (uint64_t)(j->d1 - d0), bad = 0;
+    if (j->lucene) memset(j->acc + d0, 0, span * sizeof(double));
+    else memset(j->s + d0, 0, span * sizeof(float));
+    for (Py_ssize_t q = 0; q < j->n_q; q++) {
+        int64_t lo = j->lo[q], hi = j->hi[q];
+        int64_t a = j->first ? lo : lower_bound(j, lo, hi, d0), b = j->last ? hi : lower_bound(j, lo, hi, j->d1);
+        if (a > b) { bad += 1; continue; }
+        float w = j->qw[q];
+        const float *data = j->data;
+#define LOOP(IX, BODY)                                          \
+        {                                                       \
+            const IX *ix = j->ix;                               \
+            for (int64_t p = a; p < b; p++) {                   \
+                uint64_t d = (uint64_t)((int64_t)ix[p] - d0);   \
+                if (d >= span) { bad++; continue; }             \
+                BODY;                                           \
+            }                                                   \
         }
-    }
-    uint64_t bad = 0, n = (uint64_t)n_out;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t q = 0; q < n_q; q++) {
-        int64_t t = at(&b[3], q), lo = at(&b[0], t), hi = at(&b[0], t + 1);
-        float w = qw[q];
-#define LOOP(IX, BODY)                                                  \
-        {                                                               \
-            const IX *ix = b[1].view.buf;                               \
-            for (int64_t p = lo; p < hi; p++) {                         \
-                uint64_t d = (uint64_t)(int64_t)ix[p];                  \
-                if (d >= n) { bad++; continue; }                        \
-                BODY;                                                   \
-            }                                                           \
-        }
-        if (lucene) {
-            double *out = b[5].view.buf;
-            if (idx32) LOOP(int32_t, out[d] += (double)(w - w / (1.0f + data[p])))
+        if (j->lucene) {
+            double *out = j->acc + d0;
+            if (j->ix32) LOOP(int32_t, out[d] += (double)(w - w / (1.0f + data[p])))
             else LOOP(int64_t, out[d] += (double)(w - w / (1.0f + data[p])))
         } else {
-            float *out = b[5].view.buf;
-            if (idx32) LOOP(int32_t, out[d] += data[p] * w)
+            float *out = j->s + d0;
+            if (j->ix32) LOOP(int32_t, out[d] += data[p] * w)
             else LOOP(int64_t, out[d] += data[p] * w)
         }
 #undef LOOP
     }
+    if (j->lucene)
+        for (int64_t d = d0; d < j->d1; d++) j->s[d] = (float)j->acc[d];
+    j->bad = bad;
+    return NULL;
+}
+
+/* uint64 keys: select (median-of-3 Hoare partitions, heapsort past a depth limit) */
+static void isort_u64(uint64_t *a, int64_t n) {
+    for (int64_t i = 1; i < n; i++) {
+        uint64_t x = a[i];
+        int64_t j = i;
+        while (j > 0 && a[j - 1] > x) { a[j] = a[j - 1]; j--; }
+        a[j] = x;
+    }
+}
+
+static void sift_u64(uint64_t *a, int64_t i, int64_t n) {
+    uint64_t x = a[i];
+    for (int64_t c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && a[c + 1] > a[c]) c++;
+        if (a[c] <= x) break;
+        a[i] = a[c];
+    }
+    a[i] = x;
+}
+
+static void heapsort_u64(uint64_t *a, int64_t n) {
+    for (int64_t i = n / 2 - 1; i >= 0; i--) sift_u64(a, i, n);
+    for (int64_t e = n - 1; e > 0; e--) {
+        uint64_t x = a[0]; a[0] = a[e]; a[e] = x;
+        sift_u64(a, 0, e);
+    }
+}
+
+/* returns j: a[0..j] <= a[j+1..n-1], both sides non-empty (n >= 3) */
+static int64_t hoare_u64(uint64_t *a, int64_t n) {
+    int64_t m = n / 2;
+    uint64_t t;
+#define SWAP(x, y) (t = a[x], a[x] = a[y], a[y] = t)
+    if (a[m] < a[0]) SWAP(m, 0);
+    if (a[n - 1] < a[m]) { SWAP(n - 1, m); if (a[m] < a[0]) SWAP(m, 0); }
+    uint64_t x = a[m];
+    int64_t i = -1, j = n;
+    for (;;) {
+        do i++; while (a[i] < x);
+        do j--; while (a[j] > x);
+        if (i >= j) return j;
+        SWAP(i, j);
+    }
+#undef SWAP
+}
+
+/* afterwards a[0..kth] are the kth + 1 smallest */
+static void select_u64(uint64_t *a, int64_t n, int64_t kth) {
+    int depth = 64;
+    while (n > 16) {
+        if (depth-- <= 0) { heapsort_u64(a, n); return; }
+        int64_t j = hoare_u64(a, n) + 1;
+        if (kth < j) n = j;
+        else { a += j; n -= j; kth -= j; }
+    }
+    isort_u64(a, n);
+}
+
+/* LSD radix sort, one pass per byte in which the keys differ (about 6 for ~1.5k candidates,
+ * no branch on the keys: a comparison sort's mispredictions cost more) */
+static void radix_u64(uint64_t *a, int64_t n, uint64_t *tmp) {
+    if (n < 64) { isort_u64(a, n); return; }
+    uint32_t h[8][256];
+    memset(h, 0, sizeof h);
+    uint64_t diff = 0, *orig = a;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t x = a[i];
+        diff |= x ^ a[0];
+        for (int b = 0; b < 8; b++) h[b][(x >> (8 * b)) & 255]++;
+    }
+    for (int b = 0; b < 8; b++) {
+        if (!((diff >> (8 * b)) & 255)) continue;
+        uint32_t sum = 0;
+        for (int v = 0; v < 256; v++) { uint32_t c = h[b][v]; h[b][v] = sum; sum += c; }
+        for (int64_t i = 0; i < n; i++) tmp[h[b][(a[i] >> (8 * b)) & 255]++] = a[i];
+        uint64_t *t = a; a = tmp; tmp = t;
+    }
+    if (a != orig) memcpy(orig, a, (size_t)n * sizeof *a);
+}
+
+static inline uint32_t fbits(float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u;
+}
+
+/* Keys (best first once sorted) of the k best documents with s > 0: (0x7F800000 - float bits) << 32
+ * | tie, tie = tie_rank[doc] or doc. A threshold from a strided sample usually leaves ~1.5k
+ * candidates for one pass; every positive score is the fallback. keys, tmp: room for n. */
+static int64_t top_keys(const float *s, int64_t n, int64_t k, const int64_t *tie, uint64_t *keys, uint64_t *tmp) {
+    if (k <= 0) return 0;
+    int64_t cnt = -1, step = n / (4 * k);
+    if (n > k && step >= 2) {
+        int64_t m = 0, j = 3 * k / (2 * step) + 1;
+        for (int64_t i = 0; i < n; i += step) keys[m++] = s[i] > 0 ? fbits(s[i]) : 0; /* NaN too */
+        if (j <= m) {
+            select_u64(keys, m, m - j);
+            uint32_t thr = (uint32_t)keys[m - j];
+            if (thr > 0) {
+                float f;
+                memcpy(&f, &thr, 4);
+                cnt = 0;
+                for (int64_t i = 0; i < n; i++)
+                    if (s[i] >= f) keys[cnt++] = ((uint64_t)(0x7F800000u - fbits(s[i])) << 32) | (uint32_t)(tie ? tie[i] : i);
+                if (cnt < k) cnt = -1;
+            }
+        }
+    }
+    if (cnt < 0) {
+        cnt = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (s[i] > 0) keys[cnt++] = ((uint64_t)(0x7F800000u - fbits(s[i])) << 32) | (uint32_t)(tie ? tie[i] : i);
+    }
+    if (cnt > 2 * k) { /* the fallback's many candidates */
+        select_u64(keys, cnt, k - 1);
+        cnt = k;
+    }
+    radix_u64(keys, cnt, tmp);
+    return cnt < k ? cnt : k;
+}
+
+static PyObject *search(PyObject *self, PyObject *args) {
+    PyObject *o[6], *tie_rank_o, *tie_order_o, *exclude_o, *ids;
+    int lucene, fill;
+    Py_ssize_t k, max_threads;
+    if (!PyArg_ParseTuple(args, "OOOOOpnOOOpO!n", &o[0], &o[1], &o[2], &o[3], &o[4], &lucene, &k, &tie_rank_o,
+                          &tie_order_o, &exclude_o, &fill, &PyList_Type, &ids, &max_threads))
+        return NULL;
+    Buf b[8];
+    memset(b, 0, sizeof b);
+    PyObject *res = NULL;
+    float *s = NULL;
+    double *acc = NULL;
+    uint64_t *keys = NULL;
+    int64_t *ranges = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(ids);
+    if (get_buf(o[0], &b[0], 'i', -1, 0, "indptr") < 0 || get_buf(o[1], &b[1], 'i', -1, 0, "indices") < 0 ||
+        get_buf(o[2], &b[2], 'f', b[1].view.len / b[1].view.itemsize, 0, "data") < 0 ||
+        get_buf(o[3], &b[3], 'i', -1, 0, "terms") < 0 ||
+        get_buf(o[4], &b[4], 'f', b[3].view.len / b[3].view.itemsize, 0, "qweights") < 0)
+        goto done;
+    if (tie_rank_o != Py_None && (get_buf(tie_rank_o, &b[5], 'i', n, 0, "tie_rank") < 0 ||
+                                  get_buf(tie_order_o, &b[6], 'i', n, 0, "tie_order") < 0))
+        goto done;
+    if (exclude_o != Py_None && get_buf(exclude_o, &b[7], 'i', -1, 0, "exclude") < 0) goto done;
+    if ((b[5].ok && b[5].view.itemsize != 8) || (b[6].ok && b[6].view.itemsize != 8) || (b[7].ok && b[7].view.itemsize != 8)) {
+        PyErr_SetString(PyExc_TypeError, "tie_rank, tie_order and exclude must be int64");
+        goto done;
+    }
+    if (k < 0 || n >= ((int64_t)1 << 32)) {
+        PyErr_SetString(PyExc_ValueError, "k must be >= 0 and the corpus below 2**32 documents");
+        goto done;
+    }
+    Py_ssize_t n_terms = b[0].view.len / b[0].view.itemsize - 1, n_q = b[3].view.len / b[3].view.itemsize;
+    Py_ssize_t n_post = b[1].view.len / b[1].view.itemsize;
+    const int64_t *tie = b[5].ok ? b[5].view.buf : NULL, *order = b[6].ok ? b[6].view.buf : NULL;
+    ranges = PyMem_Malloc(sizeof(int64_t) * (2 * n_q + 1));
+    s = PyMem_Malloc(sizeof(float) * (n + 1));
+    keys = PyMem_Malloc(sizeof(uint64_t) * 2 * (n + 1)); /* candidates, then the radix sort's room */
+    if (lucene) acc = PyMem_Malloc(sizeof(double) * (n + 1));
+    if (!ranges || !s || !keys || (lucene && !acc)) { PyErr_NoMemory(); goto done; }
+    /* terms are checked up front; documents inside the loop (a predictable branch), so a corrupt
+     * index raises instead of writing out of bounds */
+    int64_t total = 0;
+    for (Py_ssize_t q = 0; q < n_q; q++) {
+        int64_t t = at(&b[3], q);
+        if (t < 0 || t >= n_terms || at(&b[0], t) < 0 || at(&b[0], t) > at(&b[0], t + 1) || at(&b[0], t + 1) > n_post) {
+            PyErr_Format(PyExc_IndexError, "term %lld out of range", (long long)t);
+            goto done;
+        }
+        ranges[q] = at(&b[0], t);
+        ranges[n_q + q] = at(&b[0], t + 1);
+        total += ranges[n_q + q] - ranges[q];
+    }
+    int64_t n_ex = b[7].ok ? b[7].view.len / 8 : 0;
+    const int64_t *ex = b[7].ok ? b[7].view.buf : NULL;
+    for (int64_t i = 0; i < n_ex; i++)
+        if (ex[i] < 0 || ex[i] >= n) {
+            PyErr_Format(PyExc_IndexError, "excluded position %lld out of range", (long long)ex[i]);
+            goto done;
+        }
+
+    /* threads: the most to use, as the query's size allows; -t: exactly t (for tests) */
+    int n_thr = max_threads < 0 ? (int)(-max_threads < MAX_THREADS ? -max_threads : MAX_THREADS) : 1;
+#ifdef HAVE_THREADS
+    while (n_thr < max_threads && n_thr < MAX_THREADS && total >= (int64_t)(n_thr + 1) * POSTINGS_PER_THREAD &&
+           n >= (int64_t)(n_thr + 1) * DOCS_PER_THREAD)
+        n_thr++;
+#endif
+    Part parts[MAX_THREADS];
+    uint64_t bad = 0;
+    int64_t cnt;
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < n_thr; i++) {
+        parts[i] = (Part){.ix = b[1].view.buf, .ix32 = b[1].view.itemsize == 4, .data = b[2].view.buf,
+                          .lo = ranges, .hi = ranges + n_q, .qw = b[4].view.buf, .n_q = n_q, .lucene = lucene,
+                          .s = s, .acc = acc, .d0 = n * i / n_thr, .d1 = n * (i + 1) / n_thr,
+                          .first = i == 0, .last = i == n_thr - 1};
+    }
+#ifdef HAVE_THREADS
+    pthread_t th[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int i = 1; i < n_thr; i++) started[i] = pthread_create(&th[i], NULL, score_part, &parts[i]) == 0;
+    score_part(&parts[0]);
+    for (int i = 1; i < n_thr; i++) {
+        if (started[i]) pthread_join(th[i], NULL);
+        else score_part(&parts[i]); /* no thread to be had: do its share here */
+    }
+#else
+    for (int i = 0; i < n_thr; i++) score_part(&parts[i]);
+#endif
+    for (int i = 0; i < n_thr; i++) bad += parts[i].bad;
+    for (int64_t i = 0; i < n_ex; i++) s[ex[i]] = -INFINITY;
+    cnt = bad ? 0 : top_keys(s, n, k, tie, keys, keys + n + 1);
     Py_END_ALLOW_THREADS
     if (bad) {
-        release(b, 6);
-        return PyErr_Format(PyExc_IndexError, "%llu postings point past the last document", (unsigned long long)bad);
+        PyErr_Format(PyExc_IndexError, "%llu postings point past the last document or out of order", (unsigned long long)bad);
+        goto done;
     }
-    release(b, 6);
-    Py_RETURN_NONE;
+#if PY_VERSION_HEX < 0x030D0000
+    PyObject *hits = _PyDict_NewPresized(fill && n > cnt ? (n < k ? n : k) : cnt);
+#else
+    PyObject *hits = PyDict_New();
+#endif
+    if (!hits) goto done;
+    for (int64_t i = 0; i < cnt; i++) {
+        /* tie_rank and tie_order are the retriever's own; checked only where read */
+        int64_t r = (int64_t)(keys[i] & 0xFFFFFFFFu), d = r < n ? (order ? order[r] : r) : -1;
+        if (d < 0 || d >= n) {
+            Py_DECREF(hits);
+            PyErr_SetString(PyExc_IndexError, "tie_rank/tie_order out of range");
+            goto done;
+        }
+        keys[i] = (uint64_t)d;
+    }
+    PyObject **items = ((PyListObject *)ids)->ob_item;
+    for (int64_t i = 0; i < cnt; i++) {
+#if defined(__GNUC__)
+        /* the ids' str objects are spread over the heap and out of cache after scoring: fetch
+         * the list slot, then the object (its hash and refcount), ahead of use */
+        if (i + 16 < cnt) __builtin_prefetch(&items[keys[i + 16]]);
+        if (i + 8 < cnt) __builtin_prefetch(items[keys[i + 8]]);
+#endif
+        int64_t d = (int64_t)keys[i];
+        PyObject *v = PyFloat_FromDouble((double)s[d]);
+        if (!v || PyDict_SetItem(hits, items[d], v) < 0) { Py_XDECREF(v); Py_DECREF(hits); goto done; }
+        Py_DECREF(v);
+    }
+    if (fill && PyDict_GET_SIZE(hits) < k) {
+        PyObject *zero = PyFloat_FromDouble(0.0);
+        if (!zero) { Py_DECREF(hits); goto done; }
+        for (Py_ssize_t d = 0; d < n && PyDict_GET_SIZE(hits) < k; d++)
+            if (s[d] == 0 && PyDict_SetItem(hits, items[d], zero) < 0) {
+                Py_DECREF(zero); Py_DECREF(hits); goto done;
+            }
+        Py_DECREF(zero);
+    }
+    res = hits;
+done:
+    release(b, 8);
+    PyMem_Free(ranges);
+    PyMem_Free(s);
+    PyMem_Free(acc);
+    PyMem_Free(keys);
+    return res;
 }
 
 /* ---- analysis: SpanTable -----------------------------------------------------------------
@@ -457,7 +751,7 @@ static PyTypeObject SpanTableType = {
 };
 
 static PyMethodDef methods[] = {
-    {"score", score, METH_VARARGS, "Accumulate BM25 scores of one query's posting lists (see bm25.py)."},
+    {"search", search, METH_VARARGS, "One query's BM25 hits: scores, exclusions, top k and fill (see bm25.py)."},
     {NULL, NULL, 0, NULL},
 };
 

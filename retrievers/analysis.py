@@ -440,9 +440,14 @@ class TermIds:
 
     def span_ids(self, span: str) -> tuple[int, ...]:
         """Term ids of one span (new terms get the next ids): the reference for both caches."""
-        terms = filter(None, map(self.analyzer._terms.__getitem__, _span_tokens(span)))
+        tokens = _span_tokens(span)
         if self.known is not None:
-            return tuple(i + 1 for i in map(self.known.get, terms) if i is not None)
+            get, term = self.known.get, self.analyzer._terms
+            if len(tokens) == 1:  # nearly every span; a query meets ~50 new ones (known.get(None) is None)
+                i = get(term[tokens[0]])
+                return () if i is None else (i + 1,)
+            return tuple(i + 1 for i in map(get, filter(None, map(term.__getitem__, tokens))) if i is not None)
+        terms = filter(None, map(self.analyzer._terms.__getitem__, tokens))
         vocab, new = self.vocab, self.terms
         ids = []
         for term in terms:

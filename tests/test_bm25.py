@@ -124,6 +124,99 @@ def test_compiled_scoring_equals_numpy_bit_for_bit(flavour, monkeypatch):
     assert r.search(queries, k=50) == compiled  # same documents, order and float32 scores
 
 
+def _tied_corpus(seed: int, n: int = 3000) -> Corpus:
+    """Random texts, a third of them repeated (exact score ties) and some empty (score 0), under
+    ids in shuffled order (so that Lucene's id order differs from corpus order)."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(80)]
+    p = np.linspace(2, 0.1, 80) / np.linspace(2, 0.1, 80).sum()
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 30), p=p)) for _ in range(n)]
+    for i in rng.choice(n, n // 3, replace=False):
+        texts[i] = texts[int(rng.integers(0, n))]
+    return Corpus([f"d{i:05d}" for i in rng.permutation(n)], texts)
+
+
+@pytest.mark.parametrize("flavour", ["bright", "lucene"])
+def test_compiled_search_equals_numpy_with_ties_exclusions_and_threads(flavour, monkeypatch):
+    """The one-call compiled search (scores, exclusions, top k, fill) against the numpy steps,
+    bit for bit, whatever the number of threads the documents are split across."""
+    from bright_eval.retrievers import bm25
+
+    if bm25._bm25c is None:
+        pytest.skip("compiled extension not built")
+    docs = _tied_corpus(5)
+    r = BM25Retriever(flavour, analyzer=Whitespace())
+    r.index(docs)
+    rng = np.random.default_rng(6)
+    queries = {f"q{i}": " ".join(f"w{j}" for j in rng.integers(0, 90, int(rng.integers(0, 40)))) for i in range(25)}
+    queries["unknown"], queries["empty"] = "zz yy", ""
+    exclude = {q: set(rng.choice(docs.ids, int(rng.integers(0, 300)))) | {"not-a-doc"} for q in list(queries)[::2]}
+    got = {}
+    for k in (1, 10, 400, 5000):
+        for threads in (1, -2, -3, 4):
+            r.threads = threads
+            got[k, threads] = r.search(queries, k=k, exclude=exclude)
+    monkeypatch.setattr(bm25, "_bm25c", None)
+    for (k, threads), run in got.items():
+        want = r.search(queries, k=k, exclude=exclude)
+        # same documents, order and float32 scores
+        assert [list(h.items()) for h in run.values()] == [list(h.items()) for h in want.values()], (k, threads)
+
+
+def test_compiled_top_k_equals_a_full_sort():
+    """The compiled cut on given scores (one posting list carries them), with ties, zeros and
+    exclusions, in corpus order or by a tie rank: the sampled threshold and its fallback."""
+    from bright_eval.retrievers import bm25
+
+    if bm25._bm25c is None:
+        pytest.skip("compiled extension not built")
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n, k = int(rng.integers(1, 20_000)), int(rng.integers(1, 1500))
+        scores = rng.choice(rng.random(int(rng.integers(1, 5000))).astype(np.float32), n)  # many ties
+        scores[rng.random(n) < rng.random()] = 0  # unmatched documents
+        ex = rng.choice(n, int(rng.integers(0, 50)))
+        docs = np.flatnonzero(scores).astype(np.int32)
+        tie = rng.permutation(n).astype(np.int64) if trial % 2 else None
+        ids = [f"d{i}" for i in range(n)]
+        got = bm25._bm25c.search(np.array([0, len(docs)], np.int32), docs, scores[docs], np.zeros(1, np.int64),
+                                 np.ones(1, np.float32), False, k, tie, None if tie is None else np.argsort(tie),
+                                 ex.astype(np.int64), trial % 3 == 0, ids, 1)
+        s = scores.copy()
+        s[ex] = -np.inf
+        key = np.arange(n) if tie is None else tie
+        order = [i for i in np.lexsort((key, -s)) if s[i] > 0][:k]
+        want = {ids[i]: float(s[i]) for i in order}
+        if trial % 3 == 0:
+            for i in np.flatnonzero(s == 0)[: k - len(want)]:
+                want[ids[i]] = 0.0
+        assert list(got.items()) == list(want.items())
+
+
+def test_compiled_search_refuses_a_corrupt_index():
+    from bright_eval.retrievers import bm25
+
+    if bm25._bm25c is None:
+        pytest.skip("compiled extension not built")
+    n = 40_000
+    ids = [str(i) for i in range(n)]
+    docs = np.arange(0, n, 2, dtype=np.int32)
+
+    def search(indices, threads):
+        return bm25._bm25c.search(np.array([0, len(indices)], np.int32), indices, np.ones(len(indices), np.float32),
+                                  np.zeros(1, np.int64), np.ones(1, np.float32), False, 10, None, None, None, True,
+                                  ids, threads)
+
+    assert list(search(docs, -2)) == [str(i) for i in range(0, 20, 2)]
+    with pytest.raises(IndexError):
+        search(np.append(docs, n).astype(np.int32), 1)  # a document past the last
+    with pytest.raises(IndexError):
+        search(docs[::-1].copy(), -2)  # postings out of document order cannot be split
+    with pytest.raises(IndexError):
+        bm25._bm25c.search(np.array([0, len(docs)], np.int32), docs, np.ones(len(docs), np.float32),
+                           np.array([1], np.int64), np.ones(1, np.float32), False, 10, None, None, None, True, ids, 1)
+
+
 def test_sampled_top_k_equals_a_full_sort():
     from bright_eval.retrievers.bm25 import _top_k_dense
 
