@@ -176,7 +176,7 @@ class BM25Retriever:
 
     def release(self) -> None:
         self.counts, self.doc_ids = None, []
-        for attr in ("_postings", "_tie_rank", "_qids", "_qids_of"):
+        for attr in ("_postings", "_tie_rank", "_tie_order", "_qids", "_qids_of"):
             self.__dict__.pop(attr, None)
         if isinstance(self.analyzer, EnglishAnalyzer):
             self.analyzer.forget()
