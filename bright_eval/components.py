@@ -79,6 +79,14 @@ class Releasable(Protocol):
 
 
 @runtime_checkable
+class IndexParts(Protocol):
+    """A retriever that splits its last `index` into parts (BM25: analysing the corpus or loading the
+    cached counts, then weighting); the cell that built the index records them beside `index_s`."""
+
+    index_parts: dict[str, float]
+
+
+@runtime_checkable
 class IndexCache(Protocol):
     """A retriever that can say, without loading or building anything, whether its index of the
     corpus with this content fingerprint is cached."""

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import storage
-from .components import HasStats, Query, Releasable, RetrieverStats, RewriteStats
+from .components import HasStats, IndexParts, Query, Releasable, RetrieverStats, RewriteStats
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
 from .memory import trim
@@ -192,6 +192,8 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
 
     indexes.get((cell.retriever, task), build_index)
     timings["index_s"] = indexes.charge((cell.retriever, task))
+    if timings["index_s"] and isinstance(retriever, IndexParts):  # this cell built the index
+        timings.update(retriever.index_parts)
 
     texts, rw_stats = rewrites.get((cell.rewriter, task), lambda: rewrite_step(plan, cell.rewriter, data, on_event))
     timings["rewrite_s"] = rewrites.charge((cell.rewriter, task))
