@@ -642,33 +642,23 @@ static int same_span(const Entry *e, int kind, const void *data, Py_ssize_t st, 
     return 1;
 }
 
-/* TermIds.span_ids' first case (a span that is one ASCII word of letters, digits and underscores
- * between edge punctuation, _EDGE in analysis.py) without the call into Python: on a big corpus
- * most first sights are such spans. Same term cache, stop words, stemmer and vocabulary as the
- * Python code, which stays the reference. 1 with *id (0: no term), 0: not this case, -1: error. */
+/* TermIds.span_ids for the commonest spans without the call into Python: one ASCII word of
+ * letters, digits and underscores between edge punctuation (_span_tokens' first case), or a
+ * pure-ASCII span of at most MAX_TOKEN characters (its second case, _ASCII_TOKEN.findall). Same
+ * term cache, possessive/lower/stop/stem steps and vocabulary as the Python code, which stays
+ * the reference. On a big corpus nearly every first sight is such a span. */
 static int is_edge(Py_UCS4 c) {
     return c == '.' || c == ',' || c == ':' || c == ';' || c == '\'' || c == '"' || c == 0x2018 ||
            c == 0x2019 || c == 0x201C || c == 0x201D;
 }
 #define MAX_TOKEN 255
-static int fast_ids(SpanTable *t, int kind, const void *data, Py_ssize_t st, Py_ssize_t n, int32_t *id) {
-    if (!t->term_cache) return 0;
-    Py_ssize_t a = st, b = st + n;
-    while (a < b && is_edge(PyUnicode_READ(kind, data, a))) a++;
-    while (b > a && is_edge(PyUnicode_READ(kind, data, b - 1))) b--;
-    if (b - a > MAX_TOKEN) return 0;
-    char raw[MAX_TOKEN + 1], low[MAX_TOKEN + 1];
-    int alnum = 0;
-    for (Py_ssize_t i = a; i < b; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) alnum = 1, low[i - a] = (char)c;
-        else if (c >= 'A' && c <= 'Z') alnum = 1, low[i - a] = (char)(c + 32);
-        else if (c == '_') low[i - a] = '_';
-        else return 0;
-        raw[i - a] = (char)c;
-    }
-    if (!alnum) return 0;
-    PyObject *tok = PyUnicode_FromStringAndSize(raw, b - a);
+#define IS_LET(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define IS_DIG(c) ((c) >= '0' && (c) <= '9')
+#define IS_WORD(c) (IS_LET(c) || IS_DIG(c) || (c) == '_')
+
+/* id of the ASCII token raw[0..n) via _TermCache (1, *id set), none (0: stop word), or -1 */
+static int token_id(SpanTable *t, const char *raw, Py_ssize_t n, int32_t *id) {
+    PyObject *tok = PyUnicode_FromStringAndSize(raw, n);
     if (!tok) return -1;
     PyObject *term = PyDict_GetItemWithError(t->term_cache, tok);  /* _TermCache, without __missing__ */
     if (term) {
@@ -676,8 +666,12 @@ static int fast_ids(SpanTable *t, int kind, const void *data, Py_ssize_t st, Py_
     } else if (PyErr_Occurred()) {
         Py_DECREF(tok);
         return -1;
-    } else {
-        PyObject *lowered = PyUnicode_FromStringAndSize(low, b - a);
+    } else {  /* _TermCache.__missing__: possessive, lower case, stop words, stem */
+        char low[MAX_TOKEN + 1];
+        Py_ssize_t k = n;
+        if (k >= 2 && (raw[k - 1] == 's' || raw[k - 1] == 'S') && raw[k - 2] == '\'') k -= 2;
+        for (Py_ssize_t i = 0; i < k; i++) low[i] = raw[i] >= 'A' && raw[i] <= 'Z' ? raw[i] + 32 : raw[i];
+        PyObject *lowered = PyUnicode_FromStringAndSize(low, k);
         int stop = lowered ? PySet_Contains(t->stop, lowered) : -1;
         if (stop < 0) term = NULL;
         else if (stop) term = Py_NewRef(Py_None);
@@ -691,14 +685,16 @@ static int fast_ids(SpanTable *t, int kind, const void *data, Py_ssize_t st, Py_
         }
     }
     Py_DECREF(tok);
+    int found = 0;
     long v = 0;
-    if (term != Py_None) {
+    if (term != Py_None && PyUnicode_GET_LENGTH(term) > 0) {  /* filter(None, ...) drops "" too */
         PyObject *known = t->known ? t->known : t->vocab;
         PyObject *i = PyDict_GetItemWithError(known, term);
         if (i) {
             v = PyLong_AsLong(i);
             if (v == -1 && PyErr_Occurred()) { Py_DECREF(term); return -1; }
             if (t->known) v += 1;
+            found = 1;
         } else if (PyErr_Occurred()) {
             Py_DECREF(term);
             return -1;
@@ -708,14 +704,67 @@ static int fast_ids(SpanTable *t, int kind, const void *data, Py_ssize_t st, Py_
             PyObject *iv = PyLong_FromLong(v);
             if (!iv || PyDict_SetItem(t->vocab, term, iv) < 0) { Py_XDECREF(iv); Py_DECREF(term); return -1; }
             Py_DECREF(iv);
+            found = 1;
         }
     }
     Py_DECREF(term);
-    if (v < 0 || v > INT32_MAX) {
+    if (found && (v < 0 || v > INT32_MAX)) {
         PyErr_SetString(PyExc_OverflowError, "SpanTable: term id does not fit int32");
         return -1;
     }
     *id = (int32_t)v;
+    return found;
+}
+
+/* 1 with ids[0..*m) set, 0: not such a span (the Python callback decides), -1: error.
+ * ids has room for MAX_TOKEN + 1 ids. */
+static int fast_ids(SpanTable *t, int kind, const void *data, Py_ssize_t st, Py_ssize_t n, int32_t *ids, int *m) {
+    if (!t->term_cache) return 0;
+    char raw[MAX_TOKEN + 1];
+    *m = 0;
+    Py_ssize_t a = st, b = st + n;
+    while (a < b && is_edge(PyUnicode_READ(kind, data, a))) a++;
+    while (b > a && is_edge(PyUnicode_READ(kind, data, b - 1))) b--;
+    int one = b - a <= MAX_TOKEN, alnum = 0;
+    for (Py_ssize_t i = a; i < b && one; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!IS_WORD(c)) one = 0;
+        else if (c != '_') alnum = 1;
+        raw[i - a] = (char)c;
+    }
+    if (one && alnum) {  /* case 1: the core is the one token */
+        int r = token_id(t, raw, b - a, ids);
+        if (r > 0) *m = 1;
+        return r < 0 ? -1 : 1;
+    }
+    if (n > MAX_TOKEN) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, st + i);
+        if (c >= 128) return 0;
+        raw[i] = (char)c;
+    }
+    /* case 2: _ASCII_TOKEN.findall. A token is _* then a letter or digit, then word characters,
+     * with ":" "." "'" between two letters and "," ";" "." "'" between two digits joining on. */
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t j = i;
+        while (j < n && raw[j] == '_') j++;
+        if (j >= n || !(IS_LET(raw[j]) || IS_DIG(raw[j]))) { i = j + 1; continue; }
+        Py_ssize_t k = j + 1;
+        for (;;) {
+            while (k < n && IS_WORD(raw[k])) k++;
+            if (k + 1 < n && ((IS_LET(raw[k - 1]) && IS_LET(raw[k + 1]) && (raw[k] == ':' || raw[k] == '.' || raw[k] == '\'')) ||
+                              (IS_DIG(raw[k - 1]) && IS_DIG(raw[k + 1]) &&
+                               (raw[k] == ',' || raw[k] == ';' || raw[k] == '.' || raw[k] == '\''))))
+                k++;
+            else
+                break;
+        }
+        int r = token_id(t, raw + i, k - i, ids + *m);
+        if (r < 0) return -1;
+        *m += r;
+        i = k;
+    }
     return 1;
 }
 
@@ -737,11 +786,12 @@ static int emit(SpanTable *t, PyObject *text, int kind, const void *data, Py_ssi
         PyObject *key = text ? PyUnicode_Substring(text, st, end)
                              : PyUnicode_FromKindAndData(kind, (const char *)data + st * kind, n);
         if (!key) return -1;
-        int32_t fid = 0;
-        int f = fast_ids(t, text ? kind : PyUnicode_2BYTE_KIND, data, st, n, &fid);
+        int32_t fids[MAX_TOKEN + 1];
+        int fm = 0;
+        int f = fast_ids(t, kind, data, st, n, fids, &fm);
         if (f < 0) { Py_DECREF(key); return -1; }
         PyObject *seq = NULL;
-        Py_ssize_t m = f ? (fid != 0) : 0;
+        Py_ssize_t m = f ? fm : 0;
         if (!f) {
             PyObject *res = PyObject_CallOneArg(t->miss, key);
             if (!res) { Py_DECREF(key); return -1; }
@@ -754,7 +804,7 @@ static int emit(SpanTable *t, PyObject *text, int kind, const void *data, Py_ssi
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_OverflowError, "SpanTable: too many terms in one span");
             Py_XDECREF(seq); Py_DECREF(key); return -1;
         }
-        if (f) t->pool[t->pool_len] = fid;
+        if (f) memcpy(t->pool + t->pool_len, fids, (size_t)fm * sizeof(int32_t));
         for (Py_ssize_t i = 0; seq && i < m; i++) {
             long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
             if (v == -1 && PyErr_Occurred()) { Py_DECREF(seq); Py_DECREF(key); return -1; }

@@ -317,3 +317,24 @@ def test_compiled_one_word_spans_equal_the_python_path():
         q = ["dogs bones THE running", "quoted_word, generalizations. nothing"]
         assert (TermIds(EnglishAnalyzer(**kw), compiled=True, known=known).many(texts + q)
                 == TermIds(EnglishAnalyzer(**kw), compiled=False, known=known).many(texts + q))
+
+
+def test_compiled_ascii_spans_equal_the_python_path():
+    """Random ASCII spans (joiners, possessives, underscores, edge quotes) and a few non-ASCII
+    ones: SpanTable.fast's tokenizer gives _ASCII_TOKEN.findall's tokens, so the same ids."""
+    import random
+
+    from bright_eval.retrievers.analysis import TermIds, _SpanTable
+
+    if _SpanTable is None:
+        pytest.skip("compiled extension not built")
+    rnd = random.Random(7)
+    alphabet = "aAbzZ0159__..,,::;;''sS\"#* -\u2019\u201c\u00e9"
+    texts = [" ".join("".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 12))) for _ in range(40))
+             for _ in range(300)]
+    texts.append("a" * 254 + ".b c" * 3 + " " + "1," * 130)
+    for compiled_first in (True, False):
+        ref = TermIds(EnglishAnalyzer(), compiled=False)
+        got = TermIds(EnglishAnalyzer(), compiled=True)
+        order = texts if compiled_first else texts[::-1]
+        assert got.many(order) == ref.many(order) and got.terms == ref.terms
