@@ -409,6 +409,142 @@ done:
     return res;
 }
 
+/* ---- analysis: Porter stemmer ------------------------------------------------------------
+ * porter.py's `_stem_units` (Lucene's PorterStemmer) over a str of UTF-16-sized characters: on
+ * a corpus with hundreds of thousands of distinct tokens the Python stemmer was most of the
+ * first-sight cost. Same steps, same suffix tables, same order; porter.py stays the reference. */
+typedef struct { const char *suf; const char *rep; } Rule;
+static const Rule STEP3[] = {
+    {"ational", "ate"}, {"tional", "tion"}, {"enci", "ence"}, {"anci", "ance"}, {"izer", "ize"},
+    {"bli", "ble"}, {"alli", "al"}, {"entli", "ent"}, {"eli", "e"}, {"ousli", "ous"},
+    {"ization", "ize"}, {"ation", "ate"}, {"ator", "ate"}, {"alism", "al"}, {"iveness", "ive"},
+    {"fulness", "ful"}, {"ousness", "ous"}, {"aliti", "al"}, {"iviti", "ive"}, {"biliti", "ble"},
+    {"logi", "log"}, {NULL, NULL}};
+static const Rule STEP4[] = {
+    {"icate", "ic"}, {"ative", ""}, {"alize", "al"}, {"iciti", "ic"}, {"ical", "ic"}, {"ful", ""},
+    {"ness", ""}, {NULL, NULL}};
+static const char *const STEP5[] = {
+    "al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou",
+    "ism", "ate", "iti", "ous", "ive", "ize", NULL};
+
+#define PORTER_MAX 512
+typedef struct { Py_UCS4 b[PORTER_MAX + 16]; int n; } Word;  /* room for the longest replacement */
+
+static int p_cons(const Word *w, int i) {  /* Porter's consonant test, y by what precedes it */
+    switch (w->b[i]) {
+    case 'a': case 'e': case 'i': case 'o': case 'u': return 0;
+    case 'y': return i == 0 ? 1 : !p_cons(w, i - 1);
+    default: return 1;
+    }
+}
+static int p_measure(const Word *w, int n) {  /* m of w->b[0..n) */
+    int m = 0, prev = 1;
+    for (int i = 0; i < n; i++) {
+        int c = p_cons(w, i);
+        if (c && !prev && i > 0) m++;
+        prev = c;
+    }
+    return m;
+}
+static int p_has_vowel(const Word *w, int n) {
+    for (int i = 0; i < n; i++) if (!p_cons(w, i)) return 1;
+    return 0;
+}
+static int p_double(const Word *w, int n) {  /* w->b[0..n) ends in a double consonant */
+    return n >= 2 && w->b[n - 1] == w->b[n - 2] && p_cons(w, n - 1);
+}
+static int p_cvc(const Word *w, int n) {
+    if (n < 3) return 0;
+    Py_UCS4 c = w->b[n - 1];
+    return p_cons(w, n - 1) && !p_cons(w, n - 2) && p_cons(w, n - 3) && c != 'w' && c != 'x' && c != 'y';
+}
+static int p_ends(const Word *w, const char *s) {
+    int l = (int)strlen(s);
+    if (l > w->n) return 0;
+    for (int i = 0; i < l; i++) if (w->b[w->n - l + i] != (Py_UCS4)(unsigned char)s[i]) return 0;
+    return 1;
+}
+static void p_set(Word *w, int n, const char *s) {  /* w = w->b[0..n) + s */
+    while (*s) w->b[n++] = (Py_UCS4)(unsigned char)*s++;
+    w->n = n;
+}
+static void p_rules(Word *w, const Rule *rules, int key_pos) {
+    Py_UCS4 key = w->b[w->n - key_pos];
+    for (const Rule *r = rules; r->suf; r++) {
+        int l = (int)strlen(r->suf);
+        if ((Py_UCS4)(unsigned char)r->suf[l - key_pos] != key || !p_ends(w, r->suf)) continue;
+        if (p_measure(w, w->n - l) > 0) p_set(w, w->n - l, r->rep);
+        return;  /* the first suffix that matches ends the step */
+    }
+}
+static void p_stem(Word *w) {
+    /* step 1 */
+    if (w->b[w->n - 1] == 's') {
+        if (p_ends(w, "sses") || p_ends(w, "ies")) w->n -= 2;
+        else if (w->b[w->n - 2] != 's') w->n -= 1;
+    }
+    if (p_ends(w, "eed")) {
+        if (p_measure(w, w->n - 3) > 0) w->n -= 1;
+    } else {
+        int l = p_ends(w, "ed") ? 2 : p_ends(w, "ing") ? 3 : 0;
+        if (l && p_has_vowel(w, w->n - l)) {
+            int n = w->n - l;
+            w->n = n;
+            if (p_ends(w, "at") || p_ends(w, "bl") || p_ends(w, "iz")) p_set(w, n, "e");
+            else if (p_double(w, n)) {
+                Py_UCS4 c = w->b[n - 1];
+                if (c != 'l' && c != 's' && c != 'z') w->n = n - 1;
+            } else if (p_measure(w, n) == 1 && p_cvc(w, n)) p_set(w, n, "e");
+        }
+    }
+    /* step 2 */
+    if (w->b[w->n - 1] == 'y' && p_has_vowel(w, w->n - 1)) w->b[w->n - 1] = 'i';
+    /* steps 3 and 4 */
+    if (w->n > 1) p_rules(w, STEP3, 2);
+    p_rules(w, STEP4, 1);
+    /* step 5 */
+    if (w->n >= 2) {
+        Py_UCS4 key = w->b[w->n - 2];
+        for (const char *const *s = STEP5; *s; s++) {
+            int l = (int)strlen(*s);
+            if ((Py_UCS4)(unsigned char)(*s)[l - 2] != key || !p_ends(w, *s)) continue;
+            int n = w->n - l;
+            if (!strcmp(*s, "ion") && !(n > 0 && (w->b[n - 1] == 's' || w->b[n - 1] == 't'))) break;
+            if (p_measure(w, n) > 1) w->n = n;
+            break;
+        }
+    }
+    /* step 6 */
+    if (w->n > 0 && w->b[w->n - 1] == 'e') {
+        int m = p_measure(w, w->n);
+        if (m > 1 || (m == 1 && !p_cvc(w, w->n - 1))) w->n -= 1;
+    }
+    if (w->n > 0 && w->b[w->n - 1] == 'l' && p_double(w, w->n) && p_measure(w, w->n) > 1) w->n -= 1;
+}
+
+static PyObject *porter_stem(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "porter_stem: a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    /* astral characters (Java sees surrogate pairs) and very long words: the caller's Python path */
+    if (kind == PyUnicode_4BYTE_KIND || n > PORTER_MAX) Py_RETURN_NONE;
+    if (n <= 2) return Py_NewRef(arg);  /* Porter's program leaves one- and two-letter words alone */
+    Word w;
+    const void *data = PyUnicode_DATA(arg);
+    for (Py_ssize_t i = 0; i < n; i++) w.b[i] = PyUnicode_READ(kind, data, i);
+    w.n = (int)n;
+    p_stem(&w);
+    if (w.n == n) {
+        int same = 1;
+        for (Py_ssize_t i = 0; i < n && same; i++) same = w.b[i] == PyUnicode_READ(kind, data, i);
+        if (same) return Py_NewRef(arg);
+    }
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, w.b, w.n);
+}
+
 /* ---- analysis: SpanTable -----------------------------------------------------------------
  * The analyzer cuts a (lower-cased) text into spans at separator characters and maps each
  * distinct span to its term ids once (a Python callback, the reference code); every later
@@ -445,6 +581,9 @@ typedef struct {
     unsigned char *unsafe;   /* bit per BMP code point: lower-casing the text first is not safe */
     Py_UCS2 *scratch;        /* the current span, lower-cased */
     size_t scratch_cap;
+    /* set by fast(): the miss callback's commonest case done here (see fast_ids) */
+    PyObject *term_cache, *stop, *vocab, *terms, *known;
+    int stemming;
 } SpanTable;
 
 static int grow_i32(int32_t **buf, size_t *cap, size_t need) {
@@ -503,6 +642,132 @@ static int same_span(const Entry *e, int kind, const void *data, Py_ssize_t st, 
     return 1;
 }
 
+/* TermIds.span_ids for the commonest spans without the call into Python: one ASCII word of
+ * letters, digits and underscores between edge punctuation (_span_tokens' first case), or a
+ * pure-ASCII span of at most MAX_TOKEN characters (its second case, _ASCII_TOKEN.findall). Same
+ * term cache, possessive/lower/stop/stem steps and vocabulary as the Python code, which stays
+ * the reference. On a big corpus nearly every first sight is such a span. */
+static int is_edge(Py_UCS4 c) {
+    return c == '.' || c == ',' || c == ':' || c == ';' || c == '\'' || c == '"' || c == 0x2018 ||
+           c == 0x2019 || c == 0x201C || c == 0x201D;
+}
+#define MAX_TOKEN 255
+#define IS_LET(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define IS_DIG(c) ((c) >= '0' && (c) <= '9')
+#define IS_WORD(c) (IS_LET(c) || IS_DIG(c) || (c) == '_')
+
+/* id of the ASCII token raw[0..n) via _TermCache (1, *id set), none (0: stop word), or -1 */
+static int token_id(SpanTable *t, const char *raw, Py_ssize_t n, int32_t *id) {
+    PyObject *tok = PyUnicode_FromStringAndSize(raw, n);
+    if (!tok) return -1;
+    PyObject *term = PyDict_GetItemWithError(t->term_cache, tok);  /* _TermCache, without __missing__ */
+    if (term) {
+        Py_INCREF(term);
+    } else if (PyErr_Occurred()) {
+        Py_DECREF(tok);
+        return -1;
+    } else {  /* _TermCache.__missing__: possessive, lower case, stop words, stem */
+        char low[MAX_TOKEN + 1];
+        Py_ssize_t k = n;
+        if (k >= 2 && (raw[k - 1] == 's' || raw[k - 1] == 'S') && raw[k - 2] == '\'') k -= 2;
+        for (Py_ssize_t i = 0; i < k; i++) low[i] = raw[i] >= 'A' && raw[i] <= 'Z' ? raw[i] + 32 : raw[i];
+        PyObject *lowered = PyUnicode_FromStringAndSize(low, k);
+        int stop = lowered ? PySet_Contains(t->stop, lowered) : -1;
+        if (stop < 0) term = NULL;
+        else if (stop) term = Py_NewRef(Py_None);
+        else if (t->stemming) term = porter_stem(NULL, lowered);
+        else term = Py_NewRef(lowered);
+        Py_XDECREF(lowered);
+        if (!term || PyDict_SetItem(t->term_cache, tok, term) < 0) {
+            Py_XDECREF(term);
+            Py_DECREF(tok);
+            return -1;
+        }
+    }
+    Py_DECREF(tok);
+    int found = 0;
+    long v = 0;
+    if (term != Py_None && PyUnicode_GET_LENGTH(term) > 0) {  /* filter(None, ...) drops "" too */
+        PyObject *known = t->known ? t->known : t->vocab;
+        PyObject *i = PyDict_GetItemWithError(known, term);
+        if (i) {
+            v = PyLong_AsLong(i);
+            if (v == -1 && PyErr_Occurred()) { Py_DECREF(term); return -1; }
+            if (t->known) v += 1;
+            found = 1;
+        } else if (PyErr_Occurred()) {
+            Py_DECREF(term);
+            return -1;
+        } else if (!t->known) {  /* a new term gets the next id */
+            if (PyList_Append(t->terms, term) < 0) { Py_DECREF(term); return -1; }
+            v = (long)PyList_GET_SIZE(t->terms);
+            PyObject *iv = PyLong_FromLong(v);
+            if (!iv || PyDict_SetItem(t->vocab, term, iv) < 0) { Py_XDECREF(iv); Py_DECREF(term); return -1; }
+            Py_DECREF(iv);
+            found = 1;
+        }
+    }
+    Py_DECREF(term);
+    if (found && (v < 0 || v > INT32_MAX)) {
+        PyErr_SetString(PyExc_OverflowError, "SpanTable: term id does not fit int32");
+        return -1;
+    }
+    *id = (int32_t)v;
+    return found;
+}
+
+/* 1 with ids[0..*m) set, 0: not such a span (the Python callback decides), -1: error.
+ * ids has room for MAX_TOKEN + 1 ids. */
+static int fast_ids(SpanTable *t, int kind, const void *data, Py_ssize_t st, Py_ssize_t n, int32_t *ids, int *m) {
+    if (!t->term_cache) return 0;
+    char raw[MAX_TOKEN + 1];
+    *m = 0;
+    Py_ssize_t a = st, b = st + n;
+    while (a < b && is_edge(PyUnicode_READ(kind, data, a))) a++;
+    while (b > a && is_edge(PyUnicode_READ(kind, data, b - 1))) b--;
+    int one = b - a <= MAX_TOKEN, alnum = 0;
+    for (Py_ssize_t i = a; i < b && one; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!IS_WORD(c)) one = 0;
+        else if (c != '_') alnum = 1;
+        raw[i - a] = (char)c;
+    }
+    if (one && alnum) {  /* case 1: the core is the one token */
+        int r = token_id(t, raw, b - a, ids);
+        if (r > 0) *m = 1;
+        return r < 0 ? -1 : 1;
+    }
+    if (n > MAX_TOKEN) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, st + i);
+        if (c >= 128) return 0;
+        raw[i] = (char)c;
+    }
+    /* case 2: _ASCII_TOKEN.findall. A token is _* then a letter or digit, then word characters,
+     * with ":" "." "'" between two letters and "," ";" "." "'" between two digits joining on. */
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t j = i;
+        while (j < n && raw[j] == '_') j++;
+        if (j >= n || !(IS_LET(raw[j]) || IS_DIG(raw[j]))) { i = j + 1; continue; }
+        Py_ssize_t k = j + 1;
+        for (;;) {
+            while (k < n && IS_WORD(raw[k])) k++;
+            if (k + 1 < n && ((IS_LET(raw[k - 1]) && IS_LET(raw[k + 1]) && (raw[k] == ':' || raw[k] == '.' || raw[k] == '\'')) ||
+                              (IS_DIG(raw[k - 1]) && IS_DIG(raw[k + 1]) &&
+                               (raw[k] == ',' || raw[k] == ';' || raw[k] == '.' || raw[k] == '\''))))
+                k++;
+            else
+                break;
+        }
+        int r = token_id(t, raw + i, k - i, ids + *m);
+        if (r < 0) return -1;
+        *m += r;
+        i = k;
+    }
+    return 1;
+}
+
 /* Append the ids of text[st:end) (hash h) to out. */
 static int emit(SpanTable *t, PyObject *text, int kind, const void *data, Py_ssize_t st, Py_ssize_t end, uint64_t h) {
     Py_ssize_t n = end - st;
@@ -521,17 +786,26 @@ static int emit(SpanTable *t, PyObject *text, int kind, const void *data, Py_ssi
         PyObject *key = text ? PyUnicode_Substring(text, st, end)
                              : PyUnicode_FromKindAndData(kind, (const char *)data + st * kind, n);
         if (!key) return -1;
-        PyObject *res = PyObject_CallOneArg(t->miss, key);
-        if (!res) { Py_DECREF(key); return -1; }
-        PyObject *seq = PySequence_Fast(res, "SpanTable: the miss callback must return a sequence of ints");
-        Py_DECREF(res);
-        if (!seq) { Py_DECREF(key); return -1; }
-        Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
-        if (m > 0xFFFF || grow_i32(&t->pool, &t->pool_cap, t->pool_len + m) < 0) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_OverflowError, "SpanTable: too many terms in one span");
-            Py_DECREF(seq); Py_DECREF(key); return -1;
+        int32_t fids[MAX_TOKEN + 1];
+        int fm = 0;
+        int f = fast_ids(t, kind, data, st, n, fids, &fm);
+        if (f < 0) { Py_DECREF(key); return -1; }
+        PyObject *seq = NULL;
+        Py_ssize_t m = f ? fm : 0;
+        if (!f) {
+            PyObject *res = PyObject_CallOneArg(t->miss, key);
+            if (!res) { Py_DECREF(key); return -1; }
+            seq = PySequence_Fast(res, "SpanTable: the miss callback must return a sequence of ints");
+            Py_DECREF(res);
+            if (!seq) { Py_DECREF(key); return -1; }
+            m = PySequence_Fast_GET_SIZE(seq);
         }
-        for (Py_ssize_t i = 0; i < m; i++) {
+        if (m > 0xFFFF || grow_i32(&t->pool, &t->pool_cap, t->pool_len + (m ? m : 1)) < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_OverflowError, "SpanTable: too many terms in one span");
+            Py_XDECREF(seq); Py_DECREF(key); return -1;
+        }
+        if (f) memcpy(t->pool + t->pool_len, fids, (size_t)fm * sizeof(int32_t));
+        for (Py_ssize_t i = 0; seq && i < m; i++) {
             long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
             if (v == -1 && PyErr_Occurred()) { Py_DECREF(seq); Py_DECREF(key); return -1; }
             if (v < INT32_MIN || v > INT32_MAX) {
@@ -541,7 +815,7 @@ static int emit(SpanTable *t, PyObject *text, int kind, const void *data, Py_ssi
             }
             t->pool[t->pool_len + i] = (int32_t)v;
         }
-        Py_DECREF(seq);
+        Py_XDECREF(seq);
         size_t j = slot_of(h, t->cap);
         while (t->slots[j].len) j = (j + 1) & (t->cap - 1);
         e = &t->slots[j];
@@ -701,20 +975,48 @@ static int SpanTable_init(SpanTable *t, PyObject *args, PyObject *kw) {
     return 0;
 }
 
+static PyObject *SpanTable_fast(SpanTable *t, PyObject *args) {
+    PyObject *cache, *stop, *vocab, *terms, *known;
+    int stemming;
+    if (!PyArg_ParseTuple(args, "O!O!pO!O!O", &PyDict_Type, &cache, &PyFrozenSet_Type, &stop, &stemming,
+                          &PyDict_Type, &vocab, &PyList_Type, &terms, &known)) return NULL;
+    if (known != Py_None && !PyDict_Check(known)) {
+        PyErr_SetString(PyExc_TypeError, "fast(): known must be a dict or None");
+        return NULL;
+    }
+    Py_XSETREF(t->term_cache, Py_NewRef(cache));
+    Py_XSETREF(t->stop, Py_NewRef(stop));
+    Py_XSETREF(t->vocab, Py_NewRef(vocab));
+    Py_XSETREF(t->terms, Py_NewRef(terms));
+    Py_XSETREF(t->known, known == Py_None ? NULL : Py_NewRef(known));
+    t->stemming = stemming;
+    Py_RETURN_NONE;
+}
+
 static int SpanTable_traverse(SpanTable *t, visitproc visit, void *arg) {
     Py_VISIT(t->miss);
+    Py_VISIT(t->term_cache);
+    Py_VISIT(t->stop);
+    Py_VISIT(t->vocab);
+    Py_VISIT(t->terms);
+    Py_VISIT(t->known);
     return 0;
 }
 
 static int SpanTable_tp_clear(SpanTable *t) {
     Py_CLEAR(t->miss);
+    Py_CLEAR(t->term_cache);
+    Py_CLEAR(t->stop);
+    Py_CLEAR(t->vocab);
+    Py_CLEAR(t->terms);
+    Py_CLEAR(t->known);
     return 0;
 }
 
 static void SpanTable_dealloc(SpanTable *t) {
     PyObject_GC_UnTrack(t);
     table_clear(t);
-    Py_CLEAR(t->miss);
+    SpanTable_tp_clear(t);
     PyMem_Free(t->pool);
     PyMem_Free(t->out);
     PyMem_Free(t->lower);
@@ -730,6 +1032,8 @@ static PyMethodDef SpanTable_methods[] = {
      "feed(text, lower=True) -> number of ids appended to the buffer (-1: lower-case it in Python first)"},
     {"take", (PyCFunction)SpanTable_take, METH_NOARGS, "take() -> the buffered ids as int32 bytes; empties the buffer"},
     {"clear", (PyCFunction)SpanTable_clear, METH_NOARGS, "forget every span"},
+    {"fast", (PyCFunction)SpanTable_fast, METH_VARARGS,
+     "fast(term_cache, stopwords, stemming, vocab, terms, known) -> None: one-word spans without the callback"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -752,6 +1056,7 @@ static PyTypeObject SpanTableType = {
 
 static PyMethodDef methods[] = {
     {"search", search, METH_VARARGS, "One query's BM25 hits: scores, exclusions, top k and fill (see bm25.py)."},
+    {"porter_stem", porter_stem, METH_O, "porter_stem(word) -> porter.py's stem, or None where it must decide (astral, long)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -91,7 +91,12 @@ class Assembler:
         if len(local) != b.base + 1:
             raise RuntimeError(f"block of {b.source!r} out of order: expected base {len(local) - 1}, got {b.base}")
         ti = self.term_index
-        local.extend(ti.setdefault(t, len(ti)) for t in b.new_terms)
+        if len(self.maps) == 1 and len(ti) == b.base:  # one id space so far: its new terms are new here too
+            start = len(ti)
+            ti.update(zip(b.new_terms, range(start, start + len(b.new_terms))))
+            local.extend(range(start, len(ti)))
+        else:
+            local.extend(ti.setdefault(t, len(ti)) for t in b.new_terms)
         if len(ti) > len(self.df):
             self.df = np.concatenate([self.df, np.zeros(max(len(ti), 2 * len(self.df)) - len(self.df), np.int64)])
         gids = np.frombuffer(local, dtype=np.int32)[b.cols]
@@ -104,8 +109,8 @@ class Assembler:
     def finish(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(vocab, indptr int64, doc indices int32, tf uint16|int32, lengths int32), term-major,
         terms sorted, each posting list in document order."""
-        vocab = list(self.term_index)
-        order = np.array(sorted(range(len(vocab)), key=vocab.__getitem__), dtype=np.int64)
+        vocab = sorted(self.term_index)
+        order = np.fromiter(map(self.term_index.__getitem__, vocab), np.int64, len(vocab))  # old id of each
         new_id = np.empty(len(vocab), np.int64)
         new_id[order] = np.arange(len(vocab))
         indptr = np.zeros(len(vocab) + 1, np.int64)
@@ -123,7 +128,7 @@ class Assembler:
             tf[dest] = btf
             cursor[g] += counts
         lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, np.int32)
-        return [vocab[i] for i in order.tolist()], indptr, indices, tf, lengths
+        return vocab, indptr, indices, tf, lengths
 
 
 def _drain(items: list) -> Iterator:

@@ -276,6 +276,11 @@ class _TermCache(dict):
         self.stopwords, self.stemming = stopwords, stemming
 
     def __missing__(self, tok: str):
+        if tok.isascii() and "'" not in tok:  # the common case: no possessive, plain lower()
+            term = tok.lower()
+            out = None if term in self.stopwords else porter_stem(term) if self.stemming else term
+            self[tok] = out
+            return out
         term = tok
         if len(term) >= 2 and term[-1] in "sS" and term[-2] in "'\u2019\uff07":
             term = term[:-2]  # EnglishPossessiveFilter runs before lower-casing
@@ -435,11 +440,28 @@ class TermIds:
         if self.compiled:
             self._table = _SpanTable(self.span_ids, _SEP_ASCII, _SEP_OTHER, _LOWER_BMP, _UNSAFE_BMP,
                                      analyzer.max_cache)
+            if hasattr(self._table, "fast"):  # span_ids' one-word case in C (an older build lacks it)
+                self._table.fast(analyzer._terms, analyzer.stopwords, analyzer.stemming, self.vocab,
+                                 self.terms, known)
         else:
             self._spans = _IdSpanCache(self)
 
     def span_ids(self, span: str) -> tuple[int, ...]:
         """Term ids of one span (new terms get the next ids): the reference for both caches."""
+        core = span.strip(_EDGE)
+        if core.isascii() and len(core) <= MAX_TOKEN_LENGTH and core.replace("_", "").isalnum():
+            # _span_tokens' first case inlined (one token): most first sights on a big corpus
+            term = self.analyzer._terms[core]
+            if term is None:
+                return ()
+            if self.known is not None:
+                i = self.known.get(term)
+                return () if i is None else (i + 1,)
+            i = self.vocab.get(term)
+            if i is None:
+                self.terms.append(term)
+                i = self.vocab[term] = len(self.terms)
+            return (i,)
         tokens = _span_tokens(span)
         if self.known is not None:
             get, term = self.known.get, self.analyzer._terms

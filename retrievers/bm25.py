@@ -48,7 +48,7 @@ class TermCounts:
 
     def __init__(self, vocab: list[str], indptr: np.ndarray, indices: np.ndarray, tf: np.ndarray, lengths: np.ndarray):
         self.vocab = vocab
-        self.term_index = {t: i for i, t in enumerate(vocab)}
+        self.term_index = dict(zip(vocab, range(len(vocab))))
         self.indptr, self.indices, self.tf, self.lengths = indptr, indices, tf, lengths
 
     @property

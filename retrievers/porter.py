@@ -13,6 +13,11 @@ from __future__ import annotations
 
 __all__ = ["stem"]
 
+try:  # the same steps compiled (first sight of a token is mostly stemming); this module stays the reference
+    from bright_eval.retrievers._bm25c import porter_stem as _c_stem
+except ImportError:  # pragma: no cover - not built, or built before it had the stemmer
+    _c_stem = None
+
 _VOWELS = frozenset("aeiou")
 
 
@@ -159,6 +164,8 @@ def _stem_units(w: str) -> str:
 
 def stem(word: str) -> str:
     """Stem one lower-cased token exactly as Lucene's PorterStemFilter would."""
+    if _c_stem is not None and (out := _c_stem(word)) is not None:  # None: astral or very long
+        return out
     if word.isascii() or max(word) <= "\uffff":
         return _stem_units(word)
     # Java sees astral characters as surrogate pairs: stem that view, then rejoin the pairs.

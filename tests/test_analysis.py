@@ -278,3 +278,63 @@ def test_compiled_span_table_equals_the_python_cache(shared_bright):
            "\U0001D41A\U0001D41B ABC", "\U00010400\U00010428 Deseret", "Caf\u00e9\u2014Bar"]
     ref_ids, got_ids = EnglishAnalyzer(compiled=False).term_ids(), EnglishAnalyzer(compiled=True).term_ids()
     assert [got_ids(t) for t in odd] == [ref_ids(t) for t in odd]
+
+
+def test_compiled_stemmer_equals_porter_py():
+    """_bm25c.porter_stem is porter.py's `_stem_units` compiled: same stem for every word."""
+    import itertools
+
+    from bright_eval.retrievers import porter
+
+    if porter._c_stem is None:
+        pytest.skip("compiled extension not built")
+    words = ["".join(p) for n in range(7) for p in itertools.product("aeysltbdi", repeat=n) if n < 6 or p[0] == "y"]
+    suffixes = ("ational tional enci anci izer bli alli entli eli ousli ization ation ator alism iveness fulness "
+                "ousness aliti iviti biliti logi icate ative alize iciti ical ful ness al ance ence er ic able ible "
+                "ant ement ment ent ion sion tion ou ism ate iti ous ive ize sses ies s eed ed ing at bl iz y e ll").split()
+    words += [p + s for p in ("", "b", "hop", "tr", "gen", "relat", "cr\u00e9", "\u0101bcd", "yy", "oy") for s in suffixes]
+    words += [p + s + t for p in ("", "gener", "y") for s in suffixes for t in suffixes]
+    for w in words:
+        assert porter._c_stem(w) == porter._stem_units(w), w
+    assert porter._c_stem("\U0001F600ing") is None  # astral: porter.py decides
+
+
+def test_compiled_one_word_spans_equal_the_python_path():
+    """SpanTable.fast (one-word spans in C) gives span_ids' ids, also for queries (known) and
+    without stemming or with other stop words."""
+    from bright_eval.retrievers.analysis import TermIds, _SpanTable
+
+    if _SpanTable is None:
+        pytest.skip("compiled extension not built")
+    texts = ["The Dog's bones, e.g. 3.14 \u201cQuoted_Word\u201d. \u2018x\u2019 _ __ ___a A1_b2 'S x's THE the",
+             "it IS is: 'and' running RUNS ran \u00e9t\u00e9 Caf\u00e9 \u0130I \u03a3\u0391\u03a3 dogs, dogs. dogs;",
+             "x" * 300 + " " + "y" * 255 + " generalizations GENERALIZATIONS _init_ __name__ 1,000 1.5e3"]
+    for kw in ({}, {"stemming": False}, {"stopwords": ["dog", "x"]}):
+        ref = TermIds(EnglishAnalyzer(**kw), compiled=False)
+        got = TermIds(EnglishAnalyzer(**kw), compiled=True)
+        assert got.many(texts) == ref.many(texts) and got.terms == ref.terms
+        known = {t: i for i, t in enumerate(sorted(ref.terms)[::2])}
+        q = ["dogs bones THE running", "quoted_word, generalizations. nothing"]
+        assert (TermIds(EnglishAnalyzer(**kw), compiled=True, known=known).many(texts + q)
+                == TermIds(EnglishAnalyzer(**kw), compiled=False, known=known).many(texts + q))
+
+
+def test_compiled_ascii_spans_equal_the_python_path():
+    """Random ASCII spans (joiners, possessives, underscores, edge quotes) and a few non-ASCII
+    ones: SpanTable.fast's tokenizer gives _ASCII_TOKEN.findall's tokens, so the same ids."""
+    import random
+
+    from bright_eval.retrievers.analysis import TermIds, _SpanTable
+
+    if _SpanTable is None:
+        pytest.skip("compiled extension not built")
+    rnd = random.Random(7)
+    alphabet = "aAbzZ0159__..,,::;;''sS\"#* -\u2019\u201c\u00e9"
+    texts = [" ".join("".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 12))) for _ in range(40))
+             for _ in range(300)]
+    texts.append("a" * 254 + ".b c" * 3 + " " + "1," * 130)
+    for compiled_first in (True, False):
+        ref = TermIds(EnglishAnalyzer(), compiled=False)
+        got = TermIds(EnglishAnalyzer(), compiled=True)
+        order = texts if compiled_first else texts[::-1]
+        assert got.many(order) == ref.many(order) and got.terms == ref.terms
