@@ -32,10 +32,10 @@ import numpy as np
 import scipy.sparse as sp
 
 CHUNK_MAX = 20_000  # documents per block at most (uint16 row numbers within a block)
-# Below this many documents one process is faster on 2 cores: each worker learns the vocabulary
-# on its own (first sight of a span costs ~5 us of Python) and starts an interpreter (~1 s), which
-# the split of the per-token work repays only on large corpora (measured in benchmarks/bm25_speed).
-PARALLEL_FROM = 100_000
+# Below this many documents one process is as fast on 2 cores: each worker learns the vocabulary
+# on its own and starts an interpreter. With first sights of ASCII spans in C, two workers break
+# even at 30-45k documents and win 15% at 60k (3.1 vs 3.6 s; was 100k with first sights in Python).
+PARALLEL_FROM = 50_000
 SEND_MAX = 4_000
 
 
