@@ -226,9 +226,11 @@ class LocalSource:
         return path
 
     def documents_fingerprint(self, task: str, long: bool = False) -> str:
+        from .documents_file import hash_and_ids
         from .fingerprints import file_fingerprint
 
-        return "file:" + file_fingerprint(self._documents_path(task, long))
+        path = self._documents_path(task, long)
+        return "file:" + file_fingerprint(path, hasher=None if path.suffix == ".parquet" else hash_and_ids)
 
     def documents(self, task: str, long: bool = False) -> Corpus:
         path = self._documents_path(task, long)

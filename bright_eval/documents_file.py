@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .data import Corpus, _check_unique, _id, _text
 from .errors import BrightEvalError
-from .io import atomic_write_text, iter_lines, parse_json_line, read_jsonl_lines
+from .io import atomic_write_text, is_gzip, iter_lines, parse_json_line, read_jsonl_lines
 
 # `{"id": "<string without escapes>",` at the very start of a line: the id can be sliced out without
 # decoding the (long) content. Anything else goes through json.loads.
@@ -36,11 +36,27 @@ def _ids_cache_path(digest: str) -> Path:
     return default_cache_root() / "doc-ids" / f"{digest}.json"
 
 
-def read_ids(path: Path) -> list[str]:
-    """Document ids in file order, validated (present, strings or integers, unique, at least one)."""
+def hash_and_ids(path: Path) -> str:
+    """The file's content hash (as `file_fingerprint` computes it) and, in the same read, its ids,
+    stored under that hash: a cold run then reads a large corpus file twice (here, then its texts
+    into the analysis), not three times. Gzipped files are hashed and read apart."""
+    from .fingerprints import _hash_file, new_hash
+
+    if is_gzip(path):
+        return _hash_file(path)
+    h = new_hash()
+    ids = read_ids(path, h.update)
+    digest = h.hexdigest()
+    _store_ids(digest, ids)
+    return digest
+
+
+def read_ids(path: Path, on_bytes=None) -> list[str]:
+    """Document ids in file order, validated (present, strings or integers, unique, at least one);
+    `on_bytes` sees every raw line (a hash)."""
     ids: list[str] = []
     match = _LEADING_ID.match
-    for lineno, line in iter_lines(path, "JSON lines (one object per line)"):
+    for lineno, line in iter_lines(path, "JSON lines (one object per line)", on_bytes):
         m = match(line)
         if m is not None:
             ids.append(m.group(1))
@@ -63,11 +79,15 @@ def cached_ids(path: Path, digest: str) -> list[str]:
     except (OSError, ValueError):
         pass
     ids = read_ids(path)
+    _store_ids(digest, ids)
+    return ids
+
+
+def _store_ids(digest: str, ids: list[str]) -> None:
     try:
-        atomic_write_text(cache, json.dumps(ids, ensure_ascii=False))
+        atomic_write_text(_ids_cache_path(digest), json.dumps(ids, ensure_ascii=False))
     except OSError:
         pass  # a read-only cache costs the next run one id pass, nothing else
-    return ids
 
 
 class FileTexts(Sequence[str]):

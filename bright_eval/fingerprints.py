@@ -19,7 +19,7 @@ _CHUNK = 1 << 20
 
 
 def _hash_file(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    h = new_hash()
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
@@ -36,7 +36,10 @@ def _db(root: Path) -> sqlite3.Connection | None:
         return None  # a read-only cache only costs the re-hash
 
 
-def file_fingerprint(path: Path | str, cache_root: Path | None = None) -> str:
+def file_fingerprint(path: Path | str, cache_root: Path | None = None, hasher=None) -> str:
+    """The file's content hash, remembered by (path, size, mtime). `hasher(path)` computes it when it
+    is not remembered (default: read and hash the bytes); a caller may pass one that does more in
+    the same read, as the documents id pass does."""
     from .io import check_readable_file
 
     path = check_readable_file(Path(path), "a data file").resolve()
@@ -48,7 +51,7 @@ def file_fingerprint(path: Path | str, cache_root: Path | None = None) -> str:
             if row and row[0] == st.st_size and row[1] == st.st_mtime_ns:
                 db.close()
                 return row[2]
-        digest = _hash_file(path)
+        digest = (hasher or _hash_file)(path)
         if db is not None:
             try:
                 db.execute("INSERT OR REPLACE INTO hashes VALUES (?,?,?,?)", (str(path), st.st_size, st.st_mtime_ns, digest))
@@ -57,3 +60,8 @@ def file_fingerprint(path: Path | str, cache_root: Path | None = None) -> str:
                 pass
             db.close()
         return digest
+
+
+def new_hash():
+    """The hash `file_fingerprint` uses, for callers that hash a file as they read it."""
+    return hashlib.blake2b(digest_size=16)

@@ -48,14 +48,17 @@ def open_text(path: Path | str, mode: str = "rt"):
     return open(path, mode, encoding="utf-8")
 
 
-def iter_lines(path: Path | str, what: str = "a text file") -> Iterator[tuple[int, str]]:
+def iter_lines(path: Path | str, what: str = "a text file", on_bytes=None) -> Iterator[tuple[int, str]]:
     """(line number, line) of a UTF-8 text file, gzipped or not. Undecodable bytes, binary data and
-    damaged gzip streams become one error naming the file (and line), never a traceback."""
+    damaged gzip streams become one error naming the file (and line), never a traceback.
+    `on_bytes` (plain files only) sees every raw line, the last one too, as read from disk."""
     path = check_readable_file(path, what)
     opener = gzip.open if is_gzip(path) else open
     try:
         with opener(path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
+                if on_bytes is not None:
+                    on_bytes(raw)
                 try:
                     # utf-8-sig on line 1: editors on Windows prepend a byte-order mark that json rejects.
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")

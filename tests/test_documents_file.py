@@ -90,3 +90,15 @@ def test_a_file_rewritten_mid_run_is_an_error(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in reversed(LINES)))
     with pytest.raises(BrightEvalError, match="document order changed while reading"):
         list(corpus.texts)
+
+
+def test_the_fingerprint_read_also_gives_the_ids(tmp_path, monkeypatch):
+    """A cold run hashes each documents file at planning; the same read yields its ids, so loading
+    the documents does not read the file again, and the hash is the file's plain content hash."""
+    from bright_eval.fingerprints import _hash_file
+
+    path = write_docs(tmp_path, LINES)
+    fp = LocalSource(tmp_path).documents_fingerprint("biology")
+    assert fp == "file:" + _hash_file(path)
+    monkeypatch.setattr(documents_file, "read_ids", lambda *a: pytest.fail("ids were read again from the file"))
+    assert LocalSource(tmp_path).documents("biology").ids == ["plain", 'quote"and\\slash', "late", "7", "ünï"]
