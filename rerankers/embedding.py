@@ -33,11 +33,12 @@ class EmbeddingReranker:
         self.name = f"embed:{dense.name}"
         self.encoded = 0  # documents encoded by the last rerank (0 when a cache served them)
         self._head_vectors: dict[str, dict[str, np.ndarray]] = {}  # corpus fingerprint -> doc id -> vector
+        self._indexed: str | None = None  # fingerprint of the corpus the encoder has indexed
 
     def for_task(self, task: str, long_documents: bool = False) -> EmbeddingReranker:
         bound = copy.copy(self)
         bound.dense = self.dense.for_task(task, long_documents)
-        bound._head_vectors = {}  # instructions differ per task: vectors are not shared across tasks
+        bound._head_vectors, bound._indexed = {}, None  # instructions differ per task: nothing is shared across tasks
         return bound
 
     def spec(self) -> dict:
@@ -47,12 +48,12 @@ class EmbeddingReranker:
         self.encoded = 0
         if not self.dense.is_cached(corpus.fingerprint) and len(docids) > len(corpus) // 2:
             self.dense.index(corpus)  # most of the corpus anyway: encode it whole, into the shared disk cache
-            self.encoded = len(corpus)
+            self.encoded, self._indexed = len(corpus), corpus.fingerprint
         if self.dense.is_cached(corpus.fingerprint):
-            if self.dense._doc_emb is None:
+            if self._indexed != corpus.fingerprint:  # once per corpus, not per first stage reranked
                 self.dense.index(corpus)  # memory-mapped: only the rows asked for are read
-            emb, pos = self.dense._doc_emb, self.dense._doc_pos
-            return {d: np.asarray(emb[pos[d]]) for d in docids}
+                self._indexed = corpus.fingerprint
+            return self.dense.doc_vectors(docids)
         # a few heads of a large corpus: encode those documents only, once per task (several first
         # stages of one matrix rerank overlapping heads)
         seen = self._head_vectors.setdefault(corpus.fingerprint, {})

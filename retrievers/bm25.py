@@ -157,6 +157,7 @@ class BM25Retriever:
         self.threads = threads
         self.timings: dict[str, float] = {}
         self.index_parts: dict[str, float] = {}
+        self._pos: dict[str, int] | None = None  # doc id -> position, for exclusions
         self.counts: TermCounts | None = None
         self.doc_ids: list[str] = []
 
@@ -176,7 +177,7 @@ class BM25Retriever:
         return self.cache is not None and self.cache.has("bm25", self._key(corpus_fingerprint))
 
     def release(self) -> None:
-        self.counts, self.doc_ids = None, []
+        self.counts, self.doc_ids, self._pos = None, [], None
         for attr in ("_postings", "_tie_rank", "_tie_order", "_qids", "_qids_of"):
             self.__dict__.pop(attr, None)
         if isinstance(self.analyzer, EnglishAnalyzer):
@@ -317,7 +318,6 @@ class BM25Retriever:
             raise ValueError(f"k must be at least 1, not {k}")
         t0 = time.perf_counter()
         exclude = exclude or {}
-        pos = None
         run: Run = {}
         p, lucene = self._postings, self.flavour == "lucene"
         ids = self.doc_ids if isinstance(self.doc_ids, list) else list(self.doc_ids)
@@ -325,8 +325,9 @@ class BM25Retriever:
             terms, qtf = self._query_terms(queries[qid])
             ex, excluded = exclude.get(qid), None
             if ex:
-                if pos is None:
-                    pos = {d: i for i, d in enumerate(self.doc_ids)}
+                if self._pos is None:  # built once per index, not per search call
+                    self._pos = {d: i for i, d in enumerate(self.doc_ids)}
+                pos = self._pos
                 # map() keeps the lookups in C: BRIGHT excludes thousands of ids per query on some tasks
                 excluded = np.array([i for i in map(pos.get, ex) if i is not None], np.int64)
             if _bm25c is None:

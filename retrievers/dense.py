@@ -298,6 +298,12 @@ class DenseRetriever:
         shutil.rmtree(partial, ignore_errors=True)
 
     # -- search ----------------------------------------------------------------------------------
+    def doc_vectors(self, doc_ids: list[str]) -> dict[str, np.ndarray]:
+        """The indexed (cached) vectors of these documents; rows are read from the memory map only."""
+        if self._doc_emb is None:
+            raise RuntimeError("index(corpus) must be called before doc_vectors")
+        return {d: np.asarray(self._doc_emb[self._doc_pos[d]]) for d in doc_ids}
+
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of documents outside any cached corpus (the embedding reranker's heads)."""
         _, d_ins = self.instructions()
