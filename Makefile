@@ -26,4 +26,8 @@ test: install lint
 reproduce: install
 	bash results/reproduce.sh $(SHARED)
 
-.PHONY: install lint test reproduce
+# README's option tables are generated from the components' typed declarations.
+options-doc: install
+	$(BIN)/python -m bright_eval.option_docs README.md
+
+.PHONY: install lint test reproduce options-doc

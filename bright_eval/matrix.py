@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import BrightEvalError
 from .plan import ComponentRef, Request, parse_refs
+from .registry import merge_args
 
 _ARG_TABLES = ("rewriter_args", "retriever_args", "reranker_args")
 _ALIASES = {"rewriter_options": "rewriter_args", "retriever_options": "retriever_args"}  # names before schema 2
@@ -60,14 +61,17 @@ def read_config(path: Path | str) -> dict[str, Any]:
 
 
 def build_request(rewriters: list[str] | str, retrievers: list[str] | str, tasks: Any, conf: dict[str, Any] | None = None,
-                  **settings) -> Request:
-    """A request from names (inline options allowed: 'bm25(k1=1.2)') and a config's option tables."""
-    conf = conf or {}
+                  labels: dict[str, str] | None = None, **settings) -> Request:
+    """A request from names (inline options allowed: 'bm25(k1=1.2)') and a config's option tables,
+    keyed by spec; `labels` say where each table came from, for the error when two places disagree."""
+    conf, labels = conf or {}, labels or {}
 
     def refs(names, table: str) -> list[ComponentRef]:
         out = parse_refs(names)
         for ref in out:
-            ref.args = {**conf.get(table, {}).get(ref.spec, {}), **ref.args}
+            extra = conf.get(table, {}).get(ref.spec, {})
+            where = labels.get(table, f"[matrix.{table}.{ref.spec}]")
+            ref.args = merge_args(f"'{ref.spec}'", ("its inline options", ref.args), (where, extra))
         return out
 
     # The first stage is always a cell of its own: a reranker's ablation is then free.

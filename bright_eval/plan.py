@@ -21,7 +21,7 @@ from .data import DataSource, Example, examples_fingerprint
 from .errors import BrightEvalError
 from .io import Fingerprint, fingerprint_of
 from .record import ResultRecord, settings_tag
-from .registry import split_options, split_top_level
+from .registry import merge_args, split_options, split_top_level
 from .results import read_result, result_path
 from .storage import Place, check_writable, location
 from .tasks import parse_tasks
@@ -39,10 +39,11 @@ class ComponentRef:
     args: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str, args: dict[str, Any] | None = None) -> ComponentRef:
-        """'bm25' or 'bm25(k1=1.2,b=0.75)' (the form results are named by); `args` add to those."""
+    def parse(cls, text: str, args: dict[str, Any] | None = None, where: str = "its options") -> ComponentRef:
+        """'bm25' or 'bm25(k1=1.2,b=0.75)' (the form results are named by); `args` (given in `where`)
+        add to those, and an option given differently in both is an error."""
         spec, inline = split_options(text)
-        return cls(spec, {**inline, **(args or {})})
+        return cls(spec, merge_args(f"'{text.strip()}'", (f"'{text.strip()}'", inline), (where, args or {})))
 
 
 def parse_refs(text: str | list[str]) -> list[ComponentRef]:

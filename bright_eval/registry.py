@@ -1,18 +1,24 @@
-"""One registry per kind (rewriters, retrievers): a name or a `prefix:argument` resolves to a
-factory, so adding a model is one entry, not a new code path.
+"""One registry per kind (rewriters, retrievers, rerankers): a name or a `prefix:argument` resolves to
+a factory, so adding a model is one entry, not a new code path.
 
-A factory declares its options as keyword parameters; `create` checks user options against them
-(with a did-you-mean) and names the component after the spec plus every option that changes its
-output, so `bm25` and `bm25(k1=1.2)` never share a results folder. Options listed as `operational`
-(batch sizes, devices, retries) change speed, not numbers, and stay out of the name.
+A factory declares its options as typed keyword parameters (bright_eval/option_types.py). `create`
+validates user options against those declarations with pydantic before any work -- unknown keys get
+a did-you-mean, wrong types and out-of-range values one line naming component, option, value and
+what is allowed -- and names the component after the spec plus every option that changes its
+output, in one canonical form: `bm25(k1=1)` and `bm25(k1=1.0)` are one system, one folder.
+Options listed as `operational` (batch sizes, devices, retries) change speed, not numbers, and stay
+out of the name.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import json
+import math
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -22,6 +28,64 @@ from .errors import BrightEvalError
 T = TypeVar("T")
 # Passed by the orchestrator to every factory that accepts them; never user options.
 CONTEXT = ("cache", "source")
+REQUIRED = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared option: its type (with constraints) and default (REQUIRED if none)."""
+
+    name: str
+    hint: Any
+    default: Any
+    operational: bool = False
+
+    def describe(self) -> str:
+        return describe(self.hint)
+
+    def shown(self) -> str:
+        """`k1: number >= 0 = 0.9`, as `bright-eval retrievers` and README's tables show it."""
+        default = "" if self.default is REQUIRED else f" = {_fmt(self.default)}"
+        return f"{self.name}: {self.describe()}{default}"
+
+
+def _resolve(annotation: Any, globalns: dict) -> Any:
+    if isinstance(annotation, str):  # `from __future__ import annotations`: evaluate in the factory's module
+        try:
+            return eval(annotation, globalns, vars(typing))
+        except Exception:
+            return Any
+    return Any if annotation is inspect.Parameter.empty else annotation
+
+
+def _bounds(meta: list) -> str:
+    out = []
+    for m in meta:
+        for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            v = getattr(m, attr, None)
+            if v is not None:
+                out.append(f"{sym} {v:g}")
+    return " and ".join(out)
+
+
+def describe(hint: Any) -> str:
+    """A type in words: 'number >= 0', 'integer >= 1 or null', 'one of: replace, original+rewrite'."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        base, bounds = describe(args[0]), _bounds(list(args[1:]))
+        return f"{base} {bounds}".strip()
+    if origin is typing.Union or type(hint).__name__ == "UnionType":
+        parts = [describe(a) for a in args if a is not type(None)]
+        return " or ".join(parts) + (" or null" if type(None) in args else "")
+    if origin is typing.Literal:
+        return "one of: " + ", ".join(str(a) for a in args)
+    if origin in (list, tuple):
+        return f"a list of {describe(args[0]) if args else 'value'}s"
+    return {float: "number", int: "integer", bool: "true or false", str: "text", type(None): "null"}.get(hint, "any value")
+
+
+def _fmt(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -31,19 +95,64 @@ class Entry(Generic[T]):
     description: str
     prefix: bool = False
     operational: frozenset[str] = field(default_factory=frozenset)
-    params: dict[str, Any] | None = None  # option -> default; None: read from the factory's signature
+    kind: str = ""
 
-    def options(self) -> dict[str, Any]:
-        """Every option the factory accepts, with its default (inspect.Parameter.empty if required)."""
-        if self.params is not None:
-            return dict(self.params)
+    def options(self) -> dict[str, Option]:
+        """Every option the factory declares, with its type and default."""
+        return dict(self._options())
+
+    @functools.cache  # noqa: B019 -- entries live as long as their registry
+    def _options(self) -> tuple[tuple[str, Option], ...]:
         sig = inspect.signature(self.factory)
-        out = {}
+        globalns = getattr(self.factory, "__globals__", {})
+        out = []
         for i, p in enumerate(sig.parameters.values()):
             if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.name in CONTEXT or (self.prefix and i == 0):
                 continue
-            out[p.name] = p.default
-        return out
+            out.append((p.name, Option(p.name, _resolve(p.annotation, globalns), p.default, p.name in self.operational)))
+        return tuple(out)
+
+    @functools.cache  # noqa: B019
+    def _model(self):
+        from pydantic import ConfigDict, create_model
+
+        fields = {name: (opt.hint, ... if opt.default is REQUIRED else opt.default) for name, opt in self._options()}
+        # strict: 'abc', true or 1.5 is never coerced into a number; finite: NaN and infinity are refused
+        config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid", arbitrary_types_allowed=True)
+        model_name = re.sub(r"\W", "_", f"{self.kind}_{self.name}_options")
+        return create_model(model_name, __config__=config, **fields)
+
+    def validate(self, spec: str, args: dict[str, Any]) -> dict[str, Any]:
+        """`args` checked against the declarations and put in canonical form (1 -> 1.0 for a number)."""
+        from pydantic import ValidationError
+
+        known = self.options()
+        for key in args:
+            if key not in known:
+                close = difflib.get_close_matches(key, list(known), n=2)
+                hint = f" Did you mean: {', '.join(close)}?" if close else ""
+                raise BrightEvalError(f"{self.kind} '{spec}' has no option '{key}'; its options: "
+                                      f"{', '.join(sorted(known)) or 'none'}.{hint}")
+        required = [k for k, o in known.items() if o.default is REQUIRED and k not in args]
+        if required:
+            raise BrightEvalError(f"{self.kind} '{spec}' needs option(s) {', '.join(required)}")
+        try:
+            model = self._model().model_validate(args)
+        except ValidationError as exc:
+            lines = []
+            for e in exc.errors():
+                key, inner = str(e["loc"][0]), [x for x in e["loc"][1:] if isinstance(x, int)]
+                item = f"item {inner[0]}: " if inner else ""  # which element of a list option
+                lines.append(f"{self.kind} '{spec}': option {key}={_shown_value(args.get(key))} is not allowed "
+                             f"({item}{e['msg'][0].lower() + e['msg'][1:]}); expected {known[key].describe()}")
+            raise BrightEvalError("; ".join(dict.fromkeys(lines))) from None
+        return {k: getattr(model, k) for k in args}
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return _fmt(value) if not isinstance(value, str) else repr(value)
 
 
 def parse_value(raw: str) -> Any:
@@ -59,7 +168,7 @@ def parse_value(raw: str) -> Any:
 
 def parse_args(text: str | None, option: str) -> dict[str, Any]:
     """'k1=1.2,b=0.75' -> {'k1': 1.2, 'b': 0.75}. A piece without '=' continues the previous value
-    (so a value may hold commas, e.g. a list)."""
+    (so a value may hold commas, e.g. a list). A key given twice is an error, not a silent last-wins."""
     out: dict[str, Any] = {}
     if not text:
         return out
@@ -69,6 +178,8 @@ def parse_args(text: str | None, option: str) -> dict[str, Any]:
         key, eq, value = piece.partition("=")
         if eq and key.strip().isidentifier():
             last = key.strip()
+            if last in raw:
+                raise BrightEvalError(f"{option}: option '{last}' is given twice ({raw[last].strip()!r} and {value.strip()!r})")
             raw[last] = value
         elif last is not None:
             raw[last] += "," + piece
@@ -77,6 +188,25 @@ def parse_args(text: str | None, option: str) -> dict[str, Any]:
     for k, v in raw.items():
         out[k] = parse_value(v)
     return out
+
+
+def merge_args(who: str, *sources: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """Options from several places (inline `name(k=v)`, --*-args, flags, an experiment file's table)
+    merged into one dict; the same option given differently in two places is an error naming both."""
+    out: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for where, args in sources:
+        for key, value in (args or {}).items():
+            if key in out and not _same(out[key], value):
+                raise BrightEvalError(f"{who}: option '{key}' is given twice with different values: "
+                                      f"{origin[key]} says {_shown_value(out[key])}, {where} says {_shown_value(value)}")
+            out.setdefault(key, value)
+            origin.setdefault(key, where)
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
@@ -120,23 +250,19 @@ def split_options(text: str) -> tuple[str, dict[str, Any]]:
     return head, parse_args(inner, text)
 
 
-def _fmt(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
-
-
 class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str, description: str, prefix: bool = False, operational: tuple[str, ...] = (),
-                 params: dict[str, Any] | None = None):
-        """Decorator. A `prefix` entry named 'hf' answers every 'hf:<argument>'."""
+    def register(self, name: str, description: str, prefix: bool = False, operational: tuple[str, ...] = ()):
+        """Decorator. A `prefix` entry named 'hf' answers every 'hf:<argument>'. The factory's typed
+        keyword parameters are the entry's options."""
 
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} '{name}' registered twice")
-            self._entries[name] = Entry(name, factory, description, prefix, frozenset(operational), params)
+            self._entries[name] = Entry(name, factory, description, prefix, frozenset(operational), self.kind)
             return factory
 
         return deco
@@ -161,21 +287,12 @@ class Registry(Generic[T]):
         raise BrightEvalError(f"unknown {self.kind} '{spec}'; known: {', '.join(self.names())}.{hint}")
 
     def check_args(self, spec: str, args: dict[str, Any]) -> dict[str, Any]:
-        """The options that differ from the factory's defaults, after checking every key is known."""
+        """The validated options that differ from the factory's defaults (a default spelt out is the
+        same system, with the same name)."""
         entry, _ = self.lookup(spec)
         known = entry.options()
-        out = {}
-        for key, value in args.items():
-            if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=2)
-                hint = f" Did you mean: {', '.join(close)}?" if close else ""
-                raise BrightEvalError(f"{self.kind} '{spec}' has no option '{key}'; its options: "
-                                      f"{', '.join(sorted(known)) or 'none'}.{hint}")
-            default = known[key]
-            if default is not inspect.Parameter.empty and default == value and isinstance(default, bool) == isinstance(value, bool):
-                continue  # the default, spelt out: same system, same name
-            out[key] = value
-        return out
+        return {k: v for k, v in entry.validate(spec.strip(), args).items()
+                if known[k].default is REQUIRED or not _same(known[k].default, v)}
 
     def display_name(self, spec: str, args: dict[str, Any]) -> str:
         """`spec`, plus `(k=v,...)` for every option that changes the output."""
@@ -191,7 +308,7 @@ class Registry(Generic[T]):
         display name."""
         entry, arg = self.lookup(spec)
         context = {k: kwargs.pop(k) for k in CONTEXT if k in kwargs}
-        args = self.check_args(spec, {**(args or {}), **kwargs})
+        args = self.check_args(spec, merge_args(f"{self.kind} '{spec}'", ("its options", args or {}), ("keyword options", kwargs)))
         accepted = inspect.signature(entry.factory).parameters
         ctx = {k: v for k, v in context.items() if k in accepted}
         obj = entry.factory(arg, **ctx, **args) if entry.prefix else entry.factory(**ctx, **args)

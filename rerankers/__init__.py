@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.components import Reranker
+from bright_eval.option_types import Count, LocalBackend, NonNegative, OpenFraction, Retries
 from bright_eval.registry import Registry
 
 from .llm import LLM_OPERATIONAL
@@ -28,14 +29,14 @@ CROSS_ENCODERS = {
 CE_OPERATIONAL = ("batch_size", "device")
 
 
-def _ce(model_id: str, max_length: int | None = None, revision: str | None = None, batch_size: int = 8, device: str | None = None) -> Reranker:
+def _ce(model_id: str, max_length: Count | None = None, revision: str | None = None, batch_size: Count = 8, device: str | None = None) -> Reranker:
     from .cross_encoder import CrossEncoderReranker
 
     return CrossEncoderReranker(model_id, max_length=max_length, revision=revision, batch_size=batch_size, device=device)
 
 
 def _ce_named(model_id: str):
-    def make(max_length: int | None = None, revision: str | None = None, batch_size: int = 8, device: str | None = None) -> Reranker:
+    def make(max_length: Count | None = None, revision: str | None = None, batch_size: Count = 8, device: str | None = None) -> Reranker:
         return _ce(model_id, max_length=max_length, revision=revision, batch_size=batch_size, device=device)
 
     return make
@@ -50,10 +51,10 @@ RERANKERS.register("ce", "any sentence-transformers cross-encoder: ce:<hub id or
 
 
 # -- BRIGHT's LLM reranker --------------------------------------------------------------------------
-def _bright_llm(ref: str, cache: ArtifactCache | None = None, temperature: float = 0.8, top_p: float = 0.8, max_new_tokens: int = 2048,
-                doc_max_words: int | None = None, revision: str | None = None, base_url: str | None = None, backend: str = "auto",
-                concurrency: int | None = None, max_retries: int | None = None, batch_size: int | None = None,
-                tensor_parallel_size: int | None = None) -> Reranker:
+def _bright_llm(ref: str, cache: ArtifactCache | None = None, temperature: NonNegative = 0.8, top_p: OpenFraction = 0.8, max_new_tokens: Count = 2048,
+                doc_max_words: Count | None = None, revision: str | None = None, base_url: str | None = None, backend: LocalBackend = "auto",
+                concurrency: Count | None = None, max_retries: Retries | None = None, batch_size: Count | None = None,
+                tensor_parallel_size: Count | None = None) -> Reranker:
     from bright_eval.components import RewriteStats
 
     from .bright_llm import BrightLLMReranker
@@ -71,9 +72,9 @@ RERANKERS.register("llm", "BRIGHT's listwise LLM reranker (rerank.py: one prompt
 
 
 def _bright_api(model: str):
-    def make(cache: ArtifactCache | None = None, temperature: float = 0.8, top_p: float = 0.8, max_new_tokens: int = 2048,
-             doc_max_words: int | None = None, base_url: str | None = None, concurrency: int | None = None,
-             max_retries: int | None = None) -> Reranker:
+    def make(cache: ArtifactCache | None = None, temperature: NonNegative = 0.8, top_p: OpenFraction = 0.8, max_new_tokens: Count = 2048,
+             doc_max_words: Count | None = None, base_url: str | None = None, concurrency: Count | None = None,
+             max_retries: Retries | None = None) -> Reranker:
         return _bright_llm(f"openai:{model}", cache=cache, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                            doc_max_words=doc_max_words, base_url=base_url, concurrency=concurrency, max_retries=max_retries)
 
@@ -88,10 +89,10 @@ for _model in ("gpt-4o", "gpt-4o-mini"):
 # -- RankGPT sliding window -------------------------------------------------------------------------
 @RERANKERS.register("rankgpt", "RankGPT listwise sliding window (window 20, step 10): rankgpt:openai:<model> | rankgpt:hf:<model>",
                     prefix=True, operational=LLM_OPERATIONAL)
-def _rankgpt(ref: str, cache: ArtifactCache | None = None, window: int = 20, step: int = 10, doc_max_words: int = 300,
-             temperature: float = 0.0, max_new_tokens: int = 256, revision: str | None = None, base_url: str | None = None,
-             backend: str = "auto", concurrency: int | None = None, max_retries: int | None = None, batch_size: int | None = None,
-             tensor_parallel_size: int | None = None) -> Reranker:
+def _rankgpt(ref: str, cache: ArtifactCache | None = None, window: Count = 20, step: Count = 10, doc_max_words: Count = 300,
+             temperature: NonNegative = 0.0, max_new_tokens: Count = 256, revision: str | None = None, base_url: str | None = None,
+             backend: LocalBackend = "auto", concurrency: Count | None = None, max_retries: Retries | None = None, batch_size: Count | None = None,
+             tensor_parallel_size: Count | None = None) -> Reranker:
     from bright_eval.components import RewriteStats
 
     from .listwise import ListwiseReranker
@@ -111,8 +112,8 @@ YESNO_OPERATIONAL = ("batch_size", "device")
 
 @RERANKERS.register("yesno", "pointwise log P(yes) of a local chat LM (Qwen3-Reranker's prompt): "
                     "yesno:<hub id | folder | file.gguf | smollm2-135m-instruct>", prefix=True, operational=YESNO_OPERATIONAL)
-def _yesno(model: str, cache: ArtifactCache | None = None, instruction: str | None = None, doc_max_tokens: int = 512,
-           revision: str | None = None, batch_size: int = 8, device: str | None = None) -> Reranker:
+def _yesno(model: str, cache: ArtifactCache | None = None, instruction: str | None = None, doc_max_tokens: Count = 512,
+           revision: str | None = None, batch_size: Count = 8, device: str | None = None) -> Reranker:
     from .pointwise import INSTRUCTION, YesNoReranker
 
     return YesNoReranker(model, cache=cache, instruction=instruction or INSTRUCTION, doc_max_tokens=doc_max_tokens,
@@ -120,8 +121,8 @@ def _yesno(model: str, cache: ArtifactCache | None = None, instruction: str | No
 
 
 def _qwen3(hub_id: str):
-    def make(cache: ArtifactCache | None = None, instruction: str | None = None, doc_max_tokens: int = 8192,
-             revision: str | None = None, batch_size: int = 8, device: str | None = None) -> Reranker:
+    def make(cache: ArtifactCache | None = None, instruction: str | None = None, doc_max_tokens: Count = 8192,
+             revision: str | None = None, batch_size: Count = 8, device: str | None = None) -> Reranker:
         from .pointwise import INSTRUCTION, YesNoReranker
 
         # The model card's prompt ends with an empty think block after the assistant header.
@@ -139,7 +140,7 @@ for _size in ("0.6B", "4B", "8B"):
 # -- dense re-scoring -------------------------------------------------------------------------------
 @RERANKERS.register("embed", "cosine of a dense retriever's query and document embeddings (two-stage sparse -> dense): "
                     "embed:<dense retriever, e.g. all-minilm-l6-v2>", prefix=True, operational=("batch_size", "device"))
-def _embed(retriever: str, cache: ArtifactCache | None = None, batch_size: int = 32, device: str | None = None) -> Reranker:
+def _embed(retriever: str, cache: ArtifactCache | None = None, batch_size: Count = 32, device: str | None = None) -> Reranker:
     from bright_eval.errors import BrightEvalError
     from bright_eval.retrievers import RETRIEVERS
     from bright_eval.retrievers.dense import DenseRetriever

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.components import Retriever
+from bright_eval.option_types import Count, Fraction, FusionNorm, NonNegative, Positive, Retries
 from bright_eval.registry import Registry
 
 __all__ = ["Retriever", "RETRIEVERS"]
@@ -16,31 +17,33 @@ RETRIEVERS: Registry[Retriever] = Registry("retriever")
 
 
 @RETRIEVERS.register("bm25", "BRIGHT's BM25: Lucene English analyzer + gensim LuceneBM25Model (k1=0.9, b=0.4), BM25-weighted query side")
-def _bm25(cache: ArtifactCache | None = None, k1: float = 0.9, b: float = 0.4) -> Retriever:
+def _bm25(cache: ArtifactCache | None = None, k1: NonNegative = 0.9, b: Fraction = 0.4) -> Retriever:
     from .bm25 import BM25Retriever
 
     return BM25Retriever(flavour="bright", cache=cache, k1=k1, b=b)
 
 
 @RETRIEVERS.register("bm25-lucene", "Anserini/Lucene BM25 (k1=0.9, b=0.4): query terms weighted by count, float32, one-byte length norms")
-def _bm25_lucene(cache: ArtifactCache | None = None, k1: float = 0.9, b: float = 0.4) -> Retriever:
+def _bm25_lucene(cache: ArtifactCache | None = None, k1: NonNegative = 0.9, b: Fraction = 0.4) -> Retriever:
     from .bm25 import BM25Retriever
 
     return BM25Retriever(flavour="lucene", name="bm25-lucene", cache=cache, k1=k1, b=b)
 
 
-# Dense options (DenseRetriever's keyword arguments); the operational ones change speed, not scores.
-DENSE_PARAMS = {"batch_size": 32, "device": None, "devices": None, "revision": None, "query_max_length": None,
-                "doc_max_length": None, "shard_size": 2048}
+# Dense options are DenseRetriever's keyword arguments; the operational ones change speed, not scores.
 DENSE_OPERATIONAL = ("batch_size", "device", "devices", "shard_size")
 
 
 # -- dense models (retrievers/dense_models.py holds the table; torch loads only when one is created) --
 def _dense_factory(model_name: str):
-    def make(cache: ArtifactCache | None = None, **params) -> Retriever:
+    def make(cache: ArtifactCache | None = None, batch_size: Count = 32, device: str | None = None, devices: list[str] | None = None,
+             revision: str | None = None, query_max_length: Count | None = None, doc_max_length: Count | None = None,
+             shard_size: Count = 2048) -> Retriever:
         from .dense import DenseRetriever
         from .dense_models import BY_NAME
 
+        params = dict(batch_size=batch_size, device=device, devices=devices, revision=revision, query_max_length=query_max_length,
+                      doc_max_length=doc_max_length, shard_size=shard_size)
         model = BY_NAME[model_name]
         if model.encoder == "grit":
             from .grit import GritRetriever
@@ -57,41 +60,46 @@ def _register_dense() -> None:
     for m in MODELS:
         seen_as = f" (BRIGHT: {m.reported_as})" if m.reported_as else ""
         RETRIEVERS.register(m.name, f"dense {m.model_id}{seen_as}, BRIGHT's instructions and lengths",
-                            operational=DENSE_OPERATIONAL, params=DENSE_PARAMS)(_dense_factory(m.name))
+                            operational=DENSE_OPERATIONAL)(_dense_factory(m.name))
 
 
 _register_dense()
 
 
 @RETRIEVERS.register("st", "any sentence-transformers model: st:<hub id or local folder> (no instruction, cosine)", prefix=True,
-                     operational=DENSE_OPERATIONAL, params=DENSE_PARAMS)
-def _st(model_id: str, cache: ArtifactCache | None = None, **params) -> Retriever:
+                     operational=DENSE_OPERATIONAL)
+def _st(model_id: str, cache: ArtifactCache | None = None, batch_size: Count = 32, device: str | None = None,
+        devices: list[str] | None = None, revision: str | None = None, query_max_length: Count | None = None,
+        doc_max_length: Count | None = None, shard_size: Count = 2048) -> Retriever:
     from .dense import DenseRetriever
     from .dense_models import any_model
 
-    return DenseRetriever(any_model(model_id), cache=cache, **params)
+    return DenseRetriever(any_model(model_id), cache=cache, batch_size=batch_size, device=device, devices=devices, revision=revision,
+                          query_max_length=query_max_length, doc_max_length=doc_max_length, shard_size=shard_size)
 
 
 # -- hybrids (retrievers/fusion.py) ----------------------------------------------------------------
 @RETRIEVERS.register("fuse", "hybrid of two or more retrievers: fuse:rrf(bm25,bge-large-en-v1.5) (reciprocal rank, k=60) or "
                      "fuse:interp(a,b) (normalised score sum; norm=min-max|z-score|none, weights=[..]); each child "
                      "taken `depth` deep (default: the search's k)", prefix=True)
-def _fuse(arg: str, cache: ArtifactCache | None = None, k: float = 60, weights: list[float] | None = None,
-          norm: str = "min-max", depth: int | None = None) -> Retriever:
+def _fuse(arg: str, cache: ArtifactCache | None = None, k: NonNegative = 60, weights: list[float] | None = None,
+          norm: FusionNorm = "min-max", depth: Count | None = None) -> Retriever:
     from .fusion import make
 
     return make(arg, cache=cache, k=k, weights=weights, norm=norm, depth=depth)
 
 
 # -- API embedders (retrievers/api_embed.py): BRIGHT's OpenAI, Cohere, Voyage and Google rows ------
-API_PARAMS = {"batch_size": None, "base_url": None, "max_retries": 8, "retry_wait": 2.0, "timeout": 120.0, "shard_size": 4096}
+API_OPERATIONAL = ("batch_size", "base_url", "max_retries", "retry_wait", "timeout", "shard_size")
 
 
 def _api_factory(model_name: str):
-    def make(cache: ArtifactCache | None = None, **params) -> Retriever:
+    def make(cache: ArtifactCache | None = None, batch_size: Count | None = None, base_url: str | None = None, max_retries: Retries = 8,
+             retry_wait: NonNegative = 2.0, timeout: Positive = 120.0, shard_size: Count = 4096) -> Retriever:
         from .api_embed import API_BY_NAME, ApiEmbedRetriever
 
-        return ApiEmbedRetriever(API_BY_NAME[model_name], cache=cache, **params)
+        return ApiEmbedRetriever(API_BY_NAME[model_name], cache=cache, batch_size=batch_size, base_url=base_url, max_retries=max_retries,
+                                 retry_wait=retry_wait, timeout=timeout, shard_size=shard_size)
 
     return make
 
@@ -102,7 +110,7 @@ def _register_api() -> None:
     for m in API_MODELS:
         RETRIEVERS.register(m.name, f"API embedder {m.provider}/{m.model} (BRIGHT: {m.reported_as}); key from "
                             f"{' or '.join(m.key_env)}; embeddings cached, cost tallied",
-                            operational=tuple(API_PARAMS), params=API_PARAMS)(_api_factory(m.name))
+                            operational=API_OPERATIONAL)(_api_factory(m.name))
 
 
 _register_api()

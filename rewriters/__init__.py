@@ -8,6 +8,20 @@ Every name resolves through `REWRITERS`.
 from __future__ import annotations
 
 from bright_eval.components import Query, Rewriter, RewriteStats
+from bright_eval.option_types import (
+    Compose,
+    Count,
+    Decoding,
+    LocalBackend,
+    NonNegative,
+    OpenFraction,
+    Penalty,
+    Positive,
+    PromptName,
+    Retries,
+    Seed,
+    TopK,
+)
 from bright_eval.registry import Registry
 
 __all__ = ["Query", "Rewriter", "RewriteStats", "REWRITERS"]
@@ -66,8 +80,8 @@ def _sampling(prompt: str, decoding: str, qwen_vocab: bool, opts: dict):
 
 
 def _local_llm(name: str, model: str, *, cache, backend: str, prompt: str, think: bool, compose: str, decoding: str,
-               sampling_opts: dict, qwen_vocab: bool = False, engine: dict | None = None, batch_size: int | None = None,
-               tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
+               sampling_opts: dict, qwen_vocab: bool = False, engine: dict | None = None, batch_size: Count | None = None,
+               tensor_parallel_size: Count | None = None, revision: str | None = None) -> Rewriter:
     from bright_eval.errors import BrightEvalError
 
     from .llm import LLMRewriter
@@ -94,10 +108,10 @@ def _local_llm(name: str, model: str, *, cache, backend: str, prompt: str, think
 
 
 def _model_factory(name: str, hub_id: str, qwen_vocab: bool):
-    def make(cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
-             seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
-             top_k: int | None = None, repetition_penalty: float | None = None, backend: str = "auto",
-             batch_size: int | None = None, tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
+    def make(cache=None, compose: Compose = "replace", prompt: PromptName = "tsqr", think: bool = False, decoding: Decoding = "released",
+             seed: Seed = 0, max_new_tokens: Count | None = None, temperature: NonNegative | None = None, top_p: OpenFraction | None = None,
+             top_k: TopK | None = None, repetition_penalty: Positive | None = None, backend: LocalBackend = "auto",
+             batch_size: Count | None = None, tensor_parallel_size: Count | None = None, revision: str | None = None) -> Rewriter:
         model = hub_id
         if name == "smollm2-135m-instruct":
             from .hf_backend import smollm2_gguf
@@ -114,11 +128,11 @@ def _model_factory(name: str, hub_id: str, qwen_vocab: bool):
 
 
 def _api_factory(name: str):
-    def make(cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
-             seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
-             top_k: int | None = None, repetition_penalty: float | None = None, presence_penalty: float | None = None,
-             frequency_penalty: float | None = None, base_url: str | None = None, concurrency: int | None = None,
-             max_retries: int | None = None) -> Rewriter:
+    def make(cache=None, compose: Compose = "replace", prompt: PromptName = "tsqr", think: bool = False, decoding: Decoding = "released",
+             seed: Seed = 0, max_new_tokens: Count | None = None, temperature: NonNegative | None = None, top_p: OpenFraction | None = None,
+             top_k: TopK | None = None, repetition_penalty: Positive | None = None, presence_penalty: Penalty | None = None,
+             frequency_penalty: Penalty | None = None, base_url: str | None = None, concurrency: Count | None = None,
+             max_retries: Retries | None = None) -> Rewriter:
         from .llm import LLMRewriter
         from .openai_backend import PRICES, OpenAIBackend
 
@@ -141,10 +155,10 @@ for _name, _desc in API_MODELS.items():
 
 @REWRITERS.register("hf", "any causal LM: hf:<hub id | checkpoint folder | file.gguf> (vLLM on GPU, else transformers)", prefix=True,
                     operational=LLM_OPERATIONAL)
-def _hf(model: str, cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
-        seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
-        top_k: int | None = None, repetition_penalty: float | None = None, backend: str = "auto", batch_size: int | None = None,
-        tensor_parallel_size: int | None = None, revision: str | None = None) -> Rewriter:
+def _hf(model: str, cache=None, compose: Compose = "replace", prompt: PromptName = "tsqr", think: bool = False, decoding: Decoding = "released",
+        seed: Seed = 0, max_new_tokens: Count | None = None, temperature: NonNegative | None = None, top_p: OpenFraction | None = None,
+        top_k: TopK | None = None, repetition_penalty: Positive | None = None, backend: LocalBackend = "auto", batch_size: Count | None = None,
+        tensor_parallel_size: Count | None = None, revision: str | None = None) -> Rewriter:
     opts = dict(seed=seed, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
                 repetition_penalty=repetition_penalty)
     return _local_llm(f"hf:{model}", model, cache=cache, backend=backend, prompt=prompt, think=think, compose=compose,
@@ -154,11 +168,11 @@ def _hf(model: str, cache=None, compose: str = "replace", prompt: str = "tsqr", 
 
 @REWRITERS.register("openai", "any model behind an OpenAI-compatible API: openai:<model> (base_url=... for `vllm serve`, llama.cpp)",
                     prefix=True, operational=LLM_OPERATIONAL)
-def _openai(model: str, cache=None, compose: str = "replace", prompt: str = "tsqr", think: bool = False, decoding: str = "released",
-            seed: int = 0, max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
-            top_k: int | None = None, repetition_penalty: float | None = None, presence_penalty: float | None = None,
-            frequency_penalty: float | None = None, base_url: str | None = None, concurrency: int | None = None,
-            max_retries: int | None = None) -> Rewriter:
+def _openai(model: str, cache=None, compose: Compose = "replace", prompt: PromptName = "tsqr", think: bool = False, decoding: Decoding = "released",
+            seed: Seed = 0, max_new_tokens: Count | None = None, temperature: NonNegative | None = None, top_p: OpenFraction | None = None,
+            top_k: TopK | None = None, repetition_penalty: Positive | None = None, presence_penalty: Penalty | None = None,
+            frequency_penalty: Penalty | None = None, base_url: str | None = None, concurrency: Count | None = None,
+            max_retries: Retries | None = None) -> Rewriter:
     return _api_factory(model)(cache=cache, compose=compose, prompt=prompt, think=think, decoding=decoding, seed=seed,
                                max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
                                repetition_penalty=repetition_penalty, presence_penalty=presence_penalty,
@@ -167,7 +181,7 @@ def _openai(model: str, cache=None, compose: str = "replace", prompt: str = "tsq
 
 
 @REWRITERS.register("file", "precomputed rewrites: file:<path> ({task} placeholder allowed; JSONL id/query[/task] or TongSearch JSON)", prefix=True)
-def _file(path: str, compose: str = "replace") -> Rewriter:
+def _file(path: str, compose: Compose = "replace") -> Rewriter:
     from .precomputed import FileRewriter
 
     return FileRewriter(path, compose_mode=compose)
@@ -175,14 +189,14 @@ def _file(path: str, compose: str = "replace") -> Rewriter:
 
 @REWRITERS.register("bright", "precomputed reasoning queries of the data source: "
                               "bright:<gpt4|claude-3-opus|llama3-70b|gemini-1.0|grit|NAME>", prefix=True)
-def _bright(name: str, source=None, compose: str = "replace") -> Rewriter:
+def _bright(name: str, source=None, compose: Compose = "replace") -> Rewriter:
     from .precomputed import BrightReasoning
 
     return BrightReasoning(name, source, compose_mode=compose)
 
 
 def _published_factory(model: str):
-    def make(cache=None, source=None, compose: str = "replace") -> Rewriter:
+    def make(cache=None, source=None, compose: Compose = "replace") -> Rewriter:
         from .published import PublishedRewrites
 
         return PublishedRewrites(model, cache=cache, source=source, compose_mode=compose)

@@ -73,3 +73,33 @@ def _isolate_cache(tmp_path, monkeypatch):
     # Tests never read or write the user's real cache.
     monkeypatch.setenv("BRIGHT_EVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("BRIGHT_EVAL_NO_PROGRESS", "1")
+
+
+@pytest.fixture
+def cli_env(tmp_path, tiny_bright, monkeypatch, capsys):
+    """(data, run): a writable copy of tiny_bright and `run(*args) -> (exit code, stdout, stderr)`, the
+    real CLI in process with a private cache, offline, from tmp_path."""
+    import shutil
+    import sys
+
+    from bright_eval.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_bright, data)
+    monkeypatch.setenv("BRIGHT_EVAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for var in ("BRIGHT_DATA_DIR", "BRIGHT_RESULTS_DIR", "OPENAI_BASE_URL", "RAY_ADDRESS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["bright-eval", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return data, run

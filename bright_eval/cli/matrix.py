@@ -198,6 +198,7 @@ Names may carry options as results are named: `--retrievers "bm25,bm25(k1=1.2,b=
 experiment file holds the same in a [matrix] table, with per-component option tables
 [matrix.rewriter_args.NAME], [matrix.retriever_args.NAME], [matrix.reranker_args.NAME].""")
 def matrix(
+    ctx: typer.Context,
     rewriters: Optional[str] = typer.Option(None, "--rewriters", help="Comma-separated rewriter names."),
     retrievers: Optional[str] = typer.Option(None, "--retrievers", help="Comma-separated retriever names."),
     rerankers: Optional[str] = typer.Option(None, "--rerankers", help="Comma-separated rerankers (the first stage is kept too)."),
@@ -241,6 +242,13 @@ def matrix(
     results = location(pick(results_dir, "results_dir", Path("results/runs")))
     cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
     how = pick(executor, "executor", "local")
+    # RAY_ADDRESS in the environment serves Ray runs and is ignored otherwise; an --address typed on the
+    # command line or written in the file with a local executor would do nothing, so it is refused.
+    # (typer vendors its own click, so the source is compared by name)
+    typed = address if getattr(ctx.get_parameter_source("address"), "name", "") != "ENVIRONMENT" else None
+    if how != "ray" and (typed or conf.get("address")):
+        where = "--address" if typed else f"{config}: address"
+        raise BrightEvalError(f"{where} is for --executor ray, but the executor is '{how}'")
     cells = run_request(request, pick(data_dir, "data_dir", None), results, cache, overwrite, dry_run, fmt, how,
                         pick(address, "address", None) if how == "ray" else None,
                         conf.get("resources") if how == "ray" else None, hub_repo=hub_repo, data_revision=data_revision)

@@ -33,7 +33,10 @@ Seed = typer.Option(None, "--seed", help="Sampling seed (default 0; recorded in 
 RewriterArgs = typer.Option(None, "--rewriter-args",
     help="Rewriter options as k=v,... (see `bright-eval rewriters`), e.g. top_k=40,repetition_penalty=1.0.")
 BatchSize = typer.Option(None, "--batch-size", help="Queries per transformers generate() call (default 8).")
-BaseUrl = typer.Option(None, "--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 for `vllm serve`.")
+# No envvar here: OPENAI_BASE_URL is read by the OpenAI backend itself, so it can never become an option
+# of a rewriter that takes none (`run -r original` with OPENAI_BASE_URL set).
+BaseUrl = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 for `vllm serve` "
+                       "(default: $OPENAI_BASE_URL, else OpenAI).")
 Concurrency = typer.Option(None, "--concurrency", help="Parallel API requests (default 8).")
 MaxRetries = typer.Option(None, "--max-retries", help="API retries on 429/5xx/timeouts before failing (default 6).")
 TensorParallel = typer.Option(None, "--tensor-parallel-size", help="vLLM: GPUs per model.")
@@ -45,14 +48,10 @@ def rewriter_options(**opts) -> dict:
     return {k: v for k, v in opts.items() if v is not None and v is not False}
 
 
-def merge_args(text: str | None, flags: dict) -> dict:
-    """--rewriter-args k=v,... plus the explicit flags; the same option given twice must agree."""
-    from bright_eval.errors import BrightEvalError
-    from bright_eval.registry import parse_args
+def component_args(name: str, text: str | None, option: str, flags: dict | None = None) -> tuple[str, dict]:
+    """(spec, options) for a component named on the command line: inline `name(k=v)` options, the
+    `--*-args k=v,...` text and explicit flags merged; one option given two different ways is an error."""
+    from bright_eval.registry import merge_args, parse_args, split_options
 
-    args = parse_args(text, "--rewriter-args")
-    for k, v in flags.items():
-        if k in args and args[k] != v:
-            raise BrightEvalError(f"option '{k}' given twice: --rewriter-args says {args[k]!r}, the flag says {v!r}")
-        args[k] = v
-    return args
+    spec, inline = split_options(name)
+    return spec, merge_args(f"'{name}'", (f"'{name}'", inline), (option, parse_args(text, option)), ("its flag", flags or {}))

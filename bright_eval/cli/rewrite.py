@@ -13,6 +13,7 @@ from bright_eval.errors import BrightEvalError
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
+from .components import Markdown, list_registry
 from .options import (
     Backend,
     BaseUrl,
@@ -33,20 +34,17 @@ from .options import (
     Temperature,
     TensorParallel,
     Think,
-    merge_args,
+    component_args,
     rewriter_options,
 )
-from .render import out
 
 
 @app.command("rewriters")
-def list_rewriters() -> None:
+def list_rewriters(markdown: bool = Markdown) -> None:
     """List the rewriter names and options that --rewriter / --rewriters accept."""
     from bright_eval.rewriters import REWRITERS
 
-    from .components import registry_table
-
-    out.print(registry_table(REWRITERS, "rewriters (options: --rewriter-args k=v,... or name(k=v,...))"))
+    list_registry(REWRITERS, "rewriters (options: --rewriter-args k=v,... or name(k=v,...))", markdown)
 
 
 @app.command()
@@ -81,7 +79,8 @@ def rewrite(
                              max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, base_url=base_url,
                              concurrency=concurrency, max_retries=max_retries, tensor_parallel_size=tensor_parallel_size,
                              revision=revision)
-    rw = REWRITERS.create(rewriter, merge_args(rewriter_args, flags), cache=ArtifactCache(cache_dir), source=source)
+    spec, args = component_args(rewriter, rewriter_args, "--rewriter-args", flags)
+    rw = REWRITERS.create(spec, args, cache=ArtifactCache(cache_dir), source=source)
     if show_request and not isinstance(rw, SendsRequests):
         raise BrightEvalError(f"--show-request: '{rw.name}' sends no requests (its rewrites are precomputed)")
     rows = []

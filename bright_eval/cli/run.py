@@ -38,7 +38,7 @@ from .options import (
     TensorParallel,
     Think,
     TopK,
-    merge_args,
+    component_args,
     rewriter_options,
 )
 from .render import check_format, emit
@@ -72,19 +72,23 @@ def run(
 ) -> None:
     """Rewrite the queries, retrieve (and rerank), score under BRIGHT's protocol; one results JSON per task."""
     from bright_eval.matrix import build_request
-    from bright_eval.registry import parse_args
     check_format(fmt)
+    if reranker_args and not reranker:
+        raise BrightEvalError("--reranker-args given without --reranker: name the reranker they are for")
     if fmt == "json":
         progress_mod.set_enabled(False)
     flags = rewriter_options(compose=compose, think=think, prompt=prompt, decoding=decoding, seed=seed, backend=backend,
                              max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, base_url=base_url,
                              concurrency=concurrency, max_retries=max_retries, tensor_parallel_size=tensor_parallel_size,
                              revision=revision)
-    conf = {"rewriter_args": {rewriter: merge_args(rewriter_args, flags)},
-            "retriever_args": {retriever: parse_args(retriever_args, "--retriever-args")},
-            "reranker_args": {reranker: parse_args(reranker_args, "--reranker-args")} if reranker else {}}
-    request = build_request([rewriter], [retriever], tasks, conf, top_k=top_k, long_documents=long_documents,
-                            rerankers=[reranker] if reranker else None, rerank_depth=rerank_depth, rerank_query=rerank_query)
+    # Each component's options from every place they can be given, merged once (conflicts are errors);
+    # the request then names each component by its spec alone.
+    rw_spec, rw_args = component_args(rewriter, rewriter_args, "--rewriter-args", flags)
+    ret_spec, ret_args = component_args(retriever, retriever_args, "--retriever-args")
+    rr = component_args(reranker, reranker_args, "--reranker-args") if reranker else None
+    conf = {"rewriter_args": {rw_spec: rw_args}, "retriever_args": {ret_spec: ret_args}, "reranker_args": {rr[0]: rr[1]} if rr else {}}
+    request = build_request([rw_spec], [ret_spec], tasks, conf, top_k=top_k, long_documents=long_documents,
+                            rerankers=[rr[0]] if rr else None, rerank_depth=rerank_depth, rerank_query=rerank_query)
     from bright_eval.cache import ArtifactCache
 
     cache = ArtifactCache(cache_dir)
