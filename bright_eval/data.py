@@ -443,8 +443,10 @@ def get_source(data_dir: str | Path | None = None, hub_repo: str | None = None, 
     """`--data-dir` / BRIGHT_DATA_DIR (a local folder), else the hub: `--hub-repo` / BRIGHT_HUB_REPO
     (a repo id or a local dataset repository), else `xlangai/BRIGHT`; `revision` pins a hub commit
     (`revision_option` is how the calling command spells that option, for its messages)."""
-    folder_option = "--data-dir" if data_dir else "BRIGHT_DATA_DIR in the environment"
-    data_dir = data_dir or os.environ.get("BRIGHT_DATA_DIR")
+    env_dir = os.environ.get("BRIGHT_DATA_DIR")
+    # The CLI's --data-dir also reads BRIGHT_DATA_DIR: a value equal to it most likely came from there.
+    folder_option = "BRIGHT_DATA_DIR in the environment" if env_dir and (not data_dir or str(data_dir) == env_dir) else "--data-dir"
+    data_dir = data_dir or env_dir
     if data_dir and hub_repo:
         raise BrightEvalError("give either --data-dir (a local folder) or --hub-repo (a hub mirror), not both "
                               "(is BRIGHT_DATA_DIR set in the environment?)")

@@ -34,17 +34,16 @@ def _list_table(plans: list) -> Table:
     table = Table(title="published rows: bright-eval reproduce ROW...", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     table.add_column("row", no_wrap=True)
-    table.add_column("avg", justify="right", no_wrap=True)
-    table.add_column("system; published in", ratio=3)
-    table.add_column("needs", no_wrap=True)
-    table.add_column("runs here?", ratio=2)
+    table.add_column("avg", justify="right", no_wrap=True)  # the published average: what a user is about to check
+    table.add_column("system; published in", ratio=1)
+    table.add_column("runs here?", ratio=1)
     for p in plans:
-        needs = [n.replace("documents", "docs") for n in p.row.needs]
+        needs = ",".join(n.replace("documents", "docs") for n in p.row.needs)
         here = p.status
-        here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{here}[/]"
+        here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{escape(here)}[/]"
         avg = published_average(p.row)
         table.add_row(escape(p.row.id), "–" if avg is None else f"{avg:.1f}",
-                      f"{escape(p.rewriter)} + {escape(p.row.retriever)}\n[dim]{escape(p.row.cite)}[/]", ",".join(needs), here)
+                      f"{escape(p.rewriter)} + {escape(p.row.retriever)}\n[dim]{escape(p.row.cite)}[/]", f"{here}\n[dim]needs: {escape(needs)}[/]")
     return table
 
 
