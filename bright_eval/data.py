@@ -438,15 +438,22 @@ def has_split(source: DataSource, config: str, task: str) -> bool | None:
     return any((Path(root) / task / f"{config}{ext}").exists() for ext in (".jsonl.gz", ".jsonl", ".parquet"))
 
 
-def get_source(data_dir: str | Path | None = None, hub_repo: str | None = None, revision: str | None = None) -> DataSource:
+def get_source(data_dir: str | Path | None = None, hub_repo: str | None = None, revision: str | None = None,
+               revision_option: str = "--revision") -> DataSource:
     """`--data-dir` / BRIGHT_DATA_DIR (a local folder), else the hub: `--hub-repo` / BRIGHT_HUB_REPO
-    (a repo id or a local dataset repository), else `xlangai/BRIGHT`; `--revision` pins a hub commit."""
-    data_dir = data_dir or os.environ.get("BRIGHT_DATA_DIR")
+    (a repo id or a local dataset repository), else `xlangai/BRIGHT`; `revision` pins a hub commit
+    (`revision_option` is how the calling command spells that option, for its messages)."""
+    env_dir = os.environ.get("BRIGHT_DATA_DIR")
+    # The CLI's --data-dir also reads BRIGHT_DATA_DIR: a value equal to it most likely came from there.
+    folder_option = "BRIGHT_DATA_DIR in the environment" if env_dir and (not data_dir or str(data_dir) == env_dir) else "--data-dir"
+    data_dir = data_dir or env_dir
     if data_dir and hub_repo:
         raise BrightEvalError("give either --data-dir (a local folder) or --hub-repo (a hub mirror), not both "
                               "(is BRIGHT_DATA_DIR set in the environment?)")
     if data_dir:
         if revision:
-            raise BrightEvalError("--revision pins a hub revision; a --data-dir folder has only the revision it was exported from")
+            given = "BRIGHT_REVISION in the environment" if os.environ.get("BRIGHT_REVISION") == revision else revision_option
+            raise BrightEvalError(f"{given} ('{revision}') pins a hub revision, but {folder_option} names a local folder, which has only "
+                                  f"the revision it was exported from; drop one of them")
         return LocalSource(data_dir)
     return HubSource(hub_repo, revision=revision)

@@ -206,10 +206,19 @@ def write_hub_repo(source, out: Path, tasks: Iterable[str], reasoning: Iterable[
             configs.setdefault(f"{name}_reason", []).append(task)
     from .data import Versioned
 
+    copy_proxy_note(source, out)
     origin = source.description
     rev = source.revision_id if isinstance(source, Versioned) else None
     write_card(out, configs, f"{origin} (revision {rev})" if rev else origin)
     return configs
+
+
+def copy_proxy_note(source, out: Path) -> None:
+    """A copy of the answer-retrieval proxy keeps its PROXY.md, so it is named as the proxy wherever it is read."""
+    root = getattr(source, "root", None) or (Path(source.path) if getattr(source, "local", False) else None)
+    if root is not None and (Path(root) / "PROXY.md").is_file():
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "PROXY.md").write_bytes((Path(root) / "PROXY.md").read_bytes())
 
 
 def write_card(out: Path, configs: dict[str, list[str]], origin: str) -> None:

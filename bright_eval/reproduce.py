@@ -24,8 +24,10 @@ from typing import Any
 from .errors import BrightEvalError
 from .tasks import TASKS
 
-OK, OKISH, FAIL, SKIP = "OK", "OKish", "FAIL", "skip"
-_RANK = {SKIP: 0, OK: 1, OKISH: 2, FAIL: 3}
+OK, OKISH, FAIL, SKIP, UNVERIFIED = "OK", "OKish", "FAIL", "skip", "UNVERIFIED"
+# A FAIL on BRIGHT outranks numbers that cannot be judged: it is a finding, they are not.
+_RANK = {SKIP: 0, OK: 1, OKISH: 2, UNVERIFIED: 3, FAIL: 4}
+VERIFIED = (OK, OKISH, FAIL)
 KINDS = ("deterministic", "anserini", "dense", "sampled")
 PROTOCOLS = ("bright", "anserini")
 
@@ -59,6 +61,7 @@ class Check:
     tolerance: float
     okish: float
     verdict: str
+    why: str = ""  # why the verdict is UNVERIFIED
 
     @property
     def diff(self) -> float | None:
@@ -91,6 +94,7 @@ class Row:
     protocol: str = "bright"
     bright_revision: str | None = None
     note: str = ""
+    subset_of: int = 0  # with --tasks: how many tasks the published row has (0: all of them are run)
 
     @property
     def system(self) -> str:
@@ -122,7 +126,7 @@ def load_rows(path: Path | str | None = None, reported_path: Path | str | None =
         raise BrightEvalError(f"{where}: not valid TOML ({exc})") from None
     reported: dict[str, list] = {}
     rows: list[Row] = []
-    names = {f.name for f in dataclasses.fields(Row)} - {"expected", "source", "version", "via"}
+    names = {f.name for f in dataclasses.fields(Row)} - {"expected", "source", "version", "via", "subset_of"}
     for n, rec in enumerate(doc.get("row", []), 1):
         rec = dict(rec)
         ref = rec.pop("expected", None)
@@ -177,10 +181,32 @@ def select(rows: list[Row], ids: list[str], all_rows: bool) -> list[Row]:
     return [by_id[i] for i in ids]
 
 
+def restrict(row: Row, tasks: list[str]) -> Row:
+    """`row` over the chosen tasks only. A published average is over all of a row's tasks, so a row
+    cut down loses it: its tasks are checked one by one, and their mean is shown but not judged."""
+    chosen = tuple(t for t in row.tasks if t in tasks)
+    if chosen == row.tasks:
+        return row
+    expected = {m: {t: v for t, v in e.items() if t != "average"} for m, e in row.expected.items()}
+    return dataclasses.replace(row, tasks=chosen, expected=expected, subset_of=len(row.tasks))
+
+
+def published_average(row: Row) -> float | None:
+    """The row's published average of its first metric: printed, or the mean of its printed per-task
+    values (what the papers' average columns are)."""
+    exp = row.expected[row.metrics[0]]
+    if "average" in exp:
+        return exp["average"]
+    return fmean(exp[t] for t in row.tasks) if all(t in exp for t in row.tasks) else None
+
+
 # -- comparison (pure) -------------------------------------------------------------------------------
-def compare(row: Row, measured: dict[str, dict[str, Any]]) -> list[Check]:
+def compare(row: Row, measured: dict[str, dict[str, Any]], unverified: dict[str, str] | None = None) -> list[Check]:
     """Checks of measured metrics ({task: {metric: 0-1 value}}, as results files hold them) against
-    the row's expectations. The average is checked only when every task of the row was measured."""
+    the row's expectations. The average is checked only when every task of the row was measured, and
+    never for a row cut down by --tasks. A task in `unverified` (task -> why its data is not known to
+    be BRIGHT) is UNVERIFIED whatever its numbers, and so is an average over it."""
+    unverified = unverified or {}
     checks: list[Check] = []
     for metric in row.metrics:
         exp = row.expected[metric]
@@ -191,15 +217,25 @@ def compare(row: Row, measured: dict[str, dict[str, Any]]) -> list[Check]:
                 got[task] = 100 * value
             if task in exp:
                 tol, okish = row.band(task)
-                checks.append(Check(task, metric, got.get(task), exp[task], tol, okish, verdict(got.get(task), exp[task], tol, okish)))
+                checks.append(_check(task, metric, got.get(task), exp[task], tol, okish, unverified.get(task, "")))
+        if row.subset_of:
+            continue
         expected_avg = exp.get("average")
         if expected_avg is None and all(t in exp for t in row.tasks):
             expected_avg = fmean(exp[t] for t in row.tasks)
         if expected_avg is not None:
             m_avg = fmean(got[t] for t in row.tasks) if len(got) == len(row.tasks) else None
             tol, okish = row.band("average")
-            checks.append(Check("average", metric, m_avg, expected_avg, tol, okish, verdict(m_avg, expected_avg, tol, okish)))
+            why = "; ".join(sorted({unverified[t] for t in row.tasks if t in unverified}))
+            checks.append(_check("average", metric, m_avg, expected_avg, tol, okish, why))
     return checks
+
+
+def _check(task: str, metric: str, measured: float | None, expected: float, tol: float, okish: float, why: str) -> Check:
+    v = verdict(measured, expected, tol, okish)
+    if why and v != SKIP:
+        return Check(task, metric, measured, expected, tol, okish, UNVERIFIED, why)
+    return Check(task, metric, measured, expected, tol, okish, v)
 
 
 # -- what this machine can run -------------------------------------------------------------------------
@@ -357,16 +393,43 @@ class Outcome:
     checks: list[Check]
     errors: dict[str, str]
     revision: str | None
+    unverified: dict[str, str] = field(default_factory=dict)  # task -> why its data is not known to be BRIGHT
+    measured: dict[str, dict] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
         return FAIL if self.errors else worst(c.verdict for c in self.checks)
 
+    @property
+    def ran(self) -> bool:
+        return not self.plan.blocked and bool(self.plan.tasks)
 
-def run_rows(plans: list[Plan], source, results_dir: Path, cache, on_row=None) -> list[Outcome]:
-    """Run every plan that can run; rows that cannot are reported with no checks measured."""
+    def subset_mean(self) -> tuple[str, float] | None:
+        """With --tasks: (metric, mean over the chosen tasks, x100), shown but never judged."""
+        if not self.row.subset_of:
+            return None
+        metric = self.row.metrics[0]
+        values = [(self.measured.get(t) or {}).get(metric) for t in self.row.tasks]
+        if not values or not all(isinstance(v, (int, float)) for v in values):
+            return None
+        return metric, 100 * fmean(values)
+
+    def subset_note(self) -> str:
+        mean = self.subset_mean()
+        if mean is None:
+            return ""
+        return (f"mean {mean[0]} over the {len(self.row.tasks)} chosen tasks: {mean[1]:.2f} (not the published "
+                f"{self.row.subset_of}-task average; not judged)")
+
+
+def run_rows(plans: list[Plan], source, results_dir: Path, cache, on_row=None, identity=None) -> list[Outcome]:
+    """Run every plan that can run; rows that cannot are reported with no checks measured. Each task
+    measured is judged only if `identity` (a `bright_identity.Identity`; made from `source` when not
+    given) knows its data to be BRIGHT."""
+    from .bright_identity import Identity
     from .data import Versioned
 
+    identity = identity or Identity(source)
     outcomes = []
     for p in plans:
         measured: dict[str, dict] = {}
@@ -380,7 +443,8 @@ def run_rows(plans: list[Plan], source, results_dir: Path, cache, on_row=None) -
                 revision = source.revision_id if isinstance(source, Versioned) else None
             except BrightEvalError:
                 revision = None
-        out = Outcome(p.row, p, compare(p.row, measured), errors, revision)
+        unverified = {t: why for t in measured if "error" not in measured[t] and (why := identity.task(t))}
+        out = Outcome(p.row, p, compare(p.row, measured, unverified), errors, revision, unverified, measured)
         outcomes.append(out)
         if on_row:
             on_row(out)

@@ -9,11 +9,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .io import atomic_write_text
-from .reproduce import FAIL, OK, OKISH, SKIP, Check, Outcome, revision_warning
+from .reproduce import FAIL, OK, OKISH, SKIP, UNVERIFIED, Check, Outcome, revision_warning
 
 LEGEND = (f"{OK}: within the row's tolerance. {OKISH}: within its OKish band (2 x tolerance unless the row "
-          f"states one). {FAIL}: beyond, or the cell failed. {SKIP}: not run here. Values are x100; measured "
-          f"minus published.")
+          f"states one). {FAIL}: beyond, or the cell failed. OK, OKish and FAIL are given only on data known to be "
+          f"BRIGHT (xlangai/BRIGHT at a resolved revision, or a checked `data export` of it, with BRIGHT's query and "
+          f"document counts and every gold id in the corpus); otherwise {UNVERIFIED}, with the reason. {SKIP}: not run "
+          f"here. Values are x100; measured minus published.")
 
 
 def _num(v: float | None, digits: int = 2, signed: bool = False) -> str:
@@ -37,9 +39,13 @@ def to_dict(outcomes: list[Outcome], data: str) -> dict:
             "source": o.row.source, "bright_version": o.row.version, "via": o.row.via, "kind": o.row.kind,
             "verdict": o.verdict, "status": _status(o), "bright_revision_used": o.revision,
             "revision_warning": revision_warning(o.row, o.revision), "skipped": o.plan.skipped,
-            "blocked": o.plan.blocked, "errors": o.errors,
+            "blocked": o.plan.blocked, "errors": o.errors, "unverified": o.unverified,
+            "tasks_of_published_row": o.row.subset_of or len(o.row.tasks),
+            "subset_mean_not_judged": (None if o.subset_mean() is None
+                                       else {"metric": o.subset_mean()[0], "value": o.subset_mean()[1]}),
             "checks": [{"task": c.task, "metric": c.metric, "measured": c.measured, "published": c.expected,
-                        "diff": c.diff, "tolerance": c.tolerance, "okish": c.okish, "verdict": c.verdict}
+                        "diff": c.diff, "tolerance": c.tolerance, "okish": c.okish, "verdict": c.verdict,
+                        **({"unverified": c.why} if c.why else {})}
                        for c in o.checks],
         } for o in outcomes],
     }
@@ -72,12 +78,23 @@ def to_markdown(outcomes: list[Outcome], data: str) -> str:
             lines += ["", "Skipped: " + ", ".join(f"{t} ({why})" for t, why in o.plan.skipped.items())]
         for task, err in o.errors.items():
             lines += ["", f"**{task} failed:** {err}"]
+        for why, tasks in unverified_by_reason(o).items():
+            lines += ["", f"**{UNVERIFIED}** ({', '.join(tasks)}): {why}"]
         if o.plan.tasks and not o.plan.blocked:
             lines += [""] + _checks_md(o.checks)
+        if o.subset_note():
+            lines += ["", o.subset_note().capitalize() + "."]
     return "\n".join(lines) + "\n"
 
 
-_COLOUR = {OK: "#1a7f37", OKISH: "#9a6700", FAIL: "#cf222e", SKIP: "#57606a"}
+_COLOUR = {OK: "#1a7f37", OKISH: "#9a6700", FAIL: "#cf222e", UNVERIFIED: "#8250df", SKIP: "#57606a"}
+
+
+def unverified_by_reason(o: Outcome) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for task, why in o.unverified.items():
+        out.setdefault(why, []).append(task)
+    return out
 
 
 def _v(verdict: str) -> str:
@@ -115,12 +132,16 @@ def to_html(outcomes: list[Outcome], data: str) -> str:
             parts.append("<p>Skipped: " + e(", ".join(f"{t} ({why})" for t, why in o.plan.skipped.items())) + "</p>")
         for task, err in o.errors.items():
             parts.append(f"<p><b>{e(task)} failed:</b> {e(err)}</p>")
+        for why, tasks in unverified_by_reason(o).items():
+            parts.append(f"<p>{_v(UNVERIFIED)} ({e(', '.join(tasks))}): {e(why)}</p>")
         parts.append("<table><tr><th>task</th><th>metric</th><th>measured</th><th>published</th><th>Δ</th><th>tol.</th><th>verdict</th></tr>")
         for c in o.checks:
             parts.append(f"<tr><td>{e(c.task)}</td><td>{e(c.metric)}</td><td class=n>{_num(c.measured)}</td>"
                          f"<td class=n>{_num(c.expected)}</td><td class=n>{_num(c.diff, signed=True)}</td>"
                          f"<td class=n>{c.tolerance:g}</td><td>{_v(c.verdict)}</td></tr>")
         parts.append("</table>")
+        if o.subset_note():
+            parts.append(f"<p>{e(o.subset_note().capitalize())}.</p>")
     return "\n".join(parts) + "\n"
 
 

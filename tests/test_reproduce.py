@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.leaderboard import load_reported
-from bright_eval.reproduce import FAIL, OK, OKISH, SKIP, AnseriniProtocol, Machine, Row, compare, load_rows, plan, verdict, worst
+from bright_eval.reproduce import FAIL, OK, OKISH, SKIP, UNVERIFIED, AnseriniProtocol, Machine, Row, compare, load_rows, plan, verdict, worst
 from bright_eval.tasks import TASKS
 
 NO_GPU = Machine(gpu=False, env=frozenset())
@@ -200,20 +200,21 @@ def small_proxy(make_proxy, tmp_path_factory) -> Path:
     return make_proxy(tmp_path_factory.mktemp("proxy"), 15, ("biology", "economics"))
 
 
-def test_reproduce_on_the_proxy_fails_honestly(small_proxy, tmp_path):
+def test_reproduce_on_the_proxy_is_unverified(small_proxy, tmp_path):
     from bright_eval.cli import app
 
     res = CliRunner().invoke(app, ["reproduce", "bm25-original", "bm25-tsqr-7b-published", "bm25-tsqr-7b", "--data-dir",
                                    str(small_proxy), "--results-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
                                    "--strict"], env={"CUDA_VISIBLE_DEVICES": "-1", "COLUMNS": "100"})
-    assert res.exit_code == 1, res.output  # --strict: a FAIL exits non-zero
-    assert "not BRIGHT's corpus" in res.output and "needs a GPU" in res.output
+    assert res.exit_code == 1, res.output  # --strict: nothing was verified
+    assert "not BRIGHT's corpus" in res.output and "needs a GPU" in res.output and "nothing was verified" in res.output
     summary = json.loads((tmp_path / "out" / "reproduce.json").read_text())
     by = {r["id"]: r for r in summary["rows"]}
     assert by["bm25-tsqr-7b"]["status"] == "no: needs a GPU" and not by["bm25-tsqr-7b"]["checks"][0]["measured"]
     for rid in ("bm25-original", "bm25-tsqr-7b-published"):
         r = by[rid]
-        assert r["verdict"] == FAIL and set(r["skipped"]) == set(TASKS) - {"biology", "economics"}
+        assert r["verdict"] == UNVERIFIED and set(r["skipped"]) == set(TASKS) - {"biology", "economics"}
+        assert set(r["unverified"]) == {"biology", "economics"} and "answer-retrieval proxy" in r["unverified"]["biology"]
         measured = {c["task"]: c for c in r["checks"] if c["measured"] is not None}
         assert set(measured) == {"biology", "economics"}
         for task, c in measured.items():  # the summary holds the results files' numbers, unchanged
@@ -224,11 +225,11 @@ def test_reproduce_on_the_proxy_fails_honestly(small_proxy, tmp_path):
     md = (tmp_path / "out" / "reproduce.md").read_text()
     html = (tmp_path / "out" / "reproduce.html").read_text()
     assert "| bm25-original |" in md and re.search(r"\| biology \| ndcg@10 \| [\d.]+ \| 18\.90 \|", md)
-    assert "<table>" in html and "bm25-tsqr-7b-published" in html and FAIL in html
+    assert "<table>" in html and "bm25-tsqr-7b-published" in html and UNVERIFIED in html and ">FAIL<" not in html
     # without --strict the same run exits 0 (the verdicts are in the output and the summary)
     res = CliRunner().invoke(app, ["reproduce", "bm25-original", "--data-dir", str(small_proxy), "--results-dir",
                                    str(tmp_path / "runs"), "--out", str(tmp_path / "out2")])
-    assert res.exit_code == 0 and "FAIL" in res.output
+    assert res.exit_code == 0 and "verdict: UNVERIFIED" in res.output and "FAIL" not in res.output.replace("0 FAIL", "")
 
 
 def test_reproduce_list_and_errors(shared_bright):

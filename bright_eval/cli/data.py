@@ -61,14 +61,16 @@ def export(
 ) -> None:
     """Write a local mirror (examples, qrels, documents, long documents, reasoning) from the hub, or
     from another local folder, in the layout `--data-dir` reads (or, with --layout hub, the hub's).
-    For offline clusters. The source and its revision are recorded in SOURCE.json (or the README)."""
+    For offline clusters. SOURCE.json records the source, its revision and each written file's hash."""
+    from bright_eval.bright_identity import SOURCE_FILE, exported_from, source_record
     from bright_eval.data import HubSource, get_source, reasoning_names
+    from bright_eval.hub import copy_proxy_note
     from bright_eval.io import atomic_write_text, check_writable_dir
 
     if layout not in ("folder", "hub"):
         raise BrightEvalError(f"--layout must be folder or hub, got '{layout}'")
     check_writable_dir(to, "--out")
-    source = get_source(data_dir, hub_repo, revision)
+    source = get_source(data_dir, hub_repo, revision, revision_option="--revision/--data-revision")
     task_list = parse_tasks(tasks)
     names = reasoning_names(source) if reasoning else []
     if layout == "hub":
@@ -79,9 +81,13 @@ def export(
     else:
         for task in task_list:
             _export_task(source, to / task, task, long_documents, names)
-        # Which BRIGHT revision this copy is (the hub layout records it in its README instead).
-        rev = source.revision_id if isinstance(source, HubSource) else None
-        atomic_write_text(to / "SOURCE.json", json.dumps({"source": source.description, "revision_id": rev}, indent=1) + "\n")
+    # Where this copy comes from, and the hash of every file written: `reproduce` trusts a copy as
+    # BRIGHT only when it names xlangai/BRIGHT at a revision and its files are still these.
+    bright_repo, bright_rev = exported_from(source, task_list)
+    rev = bright_rev or (source.revision_id if isinstance(source, HubSource) else None)
+    copy_proxy_note(source, to)
+    record = source_record(to, task_list, layout, source.description, bright_repo, rev)
+    atomic_write_text(to / SOURCE_FILE, json.dumps(record, indent=1) + "\n")
 
 def _export_task(source, folder: Path, task: str, long_documents: bool, names: list[str]) -> None:
     from bright_eval.io import write_jsonl

@@ -91,7 +91,7 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
     if executor == "local" and (address or resources):
         raise BrightEvalError("--address and [matrix.resources] are for --executor ray")
     execute = _executor(executor, address, resources)
-    source = get_source(data_dir, hub_repo, data_revision)
+    source = get_source(data_dir, hub_repo, data_revision, revision_option="--data-revision")
     plan = make_plan(request, source, results, cache, overwrite)
     if dry_run:
         if fmt == "json":

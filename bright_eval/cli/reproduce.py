@@ -16,7 +16,7 @@ from .render import out
 if TYPE_CHECKING:
     from rich.table import Table
 
-_STYLE = {"OK": "green", "OKish": "yellow", "FAIL": "bold red", "skip": "dim"}  # bright_eval.reproduce's verdicts
+_STYLE = {"OK": "green", "OKish": "yellow", "FAIL": "bold red", "UNVERIFIED": "magenta", "skip": "dim"}  # bright_eval.reproduce's verdicts
 
 
 def _v(verdict: str) -> str:
@@ -26,20 +26,24 @@ def _v(verdict: str) -> str:
 
 def _list_table(plans: list) -> Table:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
+
+    from bright_eval.reproduce import published_average
 
     table = Table(title="published rows: bright-eval reproduce ROW...", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     table.add_column("row", no_wrap=True)
-    table.add_column("system; published in", ratio=3)
-    table.add_column("needs", no_wrap=True)
-    table.add_column("runs here?", ratio=2)
+    table.add_column("avg", justify="right", no_wrap=True)  # the published average: what a user is about to check
+    table.add_column("system; published in", ratio=1)
+    table.add_column("runs here?", ratio=1)
     for p in plans:
-        needs = [n.replace("documents", "docs") for n in p.row.needs]
+        needs = ",".join(n.replace("documents", "docs") for n in p.row.needs)
         here = p.status
-        here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{here}[/]"
-        table.add_row(p.row.id, f"{p.rewriter} + {p.row.retriever}\n[dim]{p.row.cite}[/]",
-                      ",".join(needs), here)
+        here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{escape(here)}[/]"
+        avg = published_average(p.row)
+        table.add_row(escape(p.row.id), "–" if avg is None else f"{avg:.1f}",
+                      f"{escape(p.rewriter)} + {escape(p.row.retriever)}\n[dim]{escape(p.row.cite)}[/]", f"{here}\n[dim]needs: {escape(needs)}[/]")
     return table
 
 
@@ -48,9 +52,11 @@ _METRIC = {"ndcg@10": "nDCG@10", "recall@100": "R@100", "recall@1000": "R@1k", "
 
 def _print_outcome(o) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     from bright_eval.reproduce import revision_warning
+    from bright_eval.reproduce_report import unverified_by_reason
 
     head = f"[bold]{o.row.id}[/]: {o.plan.rewriter} + {o.row.retriever} [dim]vs {o.row.cite}[/]"
     if o.plan.blocked or not o.plan.tasks:
@@ -72,7 +78,11 @@ def _print_outcome(o) -> None:
     for why, ts in reasons.items():
         out.print(f"  [dim]skipped ({why}): {', '.join(ts)}[/]", highlight=False)
     for task, msg in o.errors.items():
-        out.print(f"  [red]{task} failed[/]: {msg}", highlight=False)
+        out.print(f"  [red]{task} failed[/]: {escape(msg)}", highlight=False)
+    for why, ts in unverified_by_reason(o).items():
+        out.print(f"  [magenta]UNVERIFIED[/] ({', '.join(ts)}): {escape(why)}", highlight=False)
+    if o.subset_note():
+        out.print(f"  [dim]{escape(o.subset_note())}[/]", highlight=False)
     warn = revision_warning(o.row, o.revision)
     if warn:
         out.print(f"  [yellow]note[/]: {warn}", highlight=False)
@@ -91,13 +101,18 @@ def reproduce(
     results_dir: Path = typer.Option(Path("results/reproduce/runs"), "--results-dir", help="Results files, one folder per row (reused on rerun)."),
     cache_dir: OptPath = CacheDir,
     out_dir: Path = typer.Option(Path("results/reproduce"), "--out", help="Where reproduce.md, reproduce.html and reproduce.json go."),
-    strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any check FAILs."),
+    strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any check FAILs, or when nothing was verified "
+                                "(every row skipped or UNVERIFIED)."),
 ) -> None:
     """Run published rows and compare, per task, with the published numbers: OK (within the row's
-    tolerance), OKish (within its OKish band, 2 x tolerance unless stated), FAIL."""
+    tolerance), OKish (within its OKish band, 2 x tolerance unless stated), FAIL; UNVERIFIED when the
+    data is not known to be BRIGHT (see README, "What a verdict means")."""
+    from rich.markup import escape
+
+    from bright_eval.bright_identity import PROXY_REASON, Identity
     from bright_eval.cache import ArtifactCache
     from bright_eval.data import Versioned, get_source
-    from bright_eval.reproduce import FAIL, OK, OKISH, Machine, load_rows, plan, run_rows, select
+    from bright_eval.reproduce import FAIL, OK, OKISH, UNVERIFIED, Machine, load_rows, plan, restrict, run_rows, select
     from bright_eval.reproduce_report import write
     from bright_eval.tasks import parse_tasks
 
@@ -119,24 +134,24 @@ def reproduce(
         out.print(f"[dim]data: {source.description}; GPU: {'yes' if machine.gpu else 'no'}[/]", highlight=False)
         return
     if wanted:
-        # A published average is over all of a row's tasks: with a subset, only per-task values are checked
-        # (and their mean over the subset).
         import dataclasses
 
-        def subset(row):
-            expected = {m: {t: v for t, v in e.items() if t != "average"} for m, e in row.expected.items()}
-            return dataclasses.replace(row, tasks=tuple(t for t in row.tasks if t in wanted), expected=expected)
-
-        plans = [dataclasses.replace(p, row=subset(p.row)) for p in plans]
-    out.print(f"[dim]data: {source.description}[/]", highlight=False)
-    if data_dir and (Path(data_dir) / "PROXY.md").exists():
-        out.print("[yellow]note[/]: this is the answer-retrieval proxy, not BRIGHT's corpus: its numbers are not "
-                  "comparable with the published ones, so FAIL is the honest verdict here", highlight=False)
-    outcomes = run_rows(plans, source, results_dir, ArtifactCache(cache_dir), on_row=_print_outcome)
-    paths = write(outcomes, source.description, out_dir)
-    counts = {v: sum(o.verdict == v and not o.plan.blocked and bool(o.plan.tasks) for o in outcomes) for v in (OK, OKISH, FAIL)}
-    skipped = sum(bool(o.plan.blocked) or not o.plan.tasks for o in outcomes)
-    out.print(f"rows: {counts[OK]} OK, {counts[OKISH]} OKish, {counts[FAIL]} FAIL, {skipped} skipped; "
-              f"summary: {', '.join(str(p) for p in paths)}", highlight=False)
+        plans = [dataclasses.replace(p, row=restrict(p.row, wanted)) for p in plans]
+    identity = Identity(source)
+    data = source.description + (" (the answer-retrieval proxy, not BRIGHT)" if identity.provenance() == PROXY_REASON else "")
+    out.print(f"[dim]data: {escape(data)}[/]", highlight=False)
+    if identity.provenance():
+        out.print(f"[magenta]UNVERIFIED[/]: {escape(identity.provenance())}; numbers measured here are shown but not judged",
+                  highlight=False, soft_wrap=True)
+    outcomes = run_rows(plans, source, results_dir, ArtifactCache(cache_dir), on_row=_print_outcome, identity=identity)
+    paths = write(outcomes, data, out_dir)
+    counts = {v: sum(o.verdict == v and o.ran for o in outcomes) for v in (OK, OKISH, FAIL, UNVERIFIED)}
+    skipped = sum(not o.ran for o in outcomes)
+    out.print(f"rows: {counts[OK]} OK, {counts[OKISH]} OKish, {counts[FAIL]} FAIL, {counts[UNVERIFIED]} UNVERIFIED, "
+              f"{skipped} skipped; summary: {', '.join(str(p) for p in paths)}", highlight=False)
     if strict and counts[FAIL]:
+        err.print(f"--strict: {counts[FAIL]} row(s) FAIL", highlight=False)
+        raise typer.Exit(1)
+    if strict and not (counts[OK] + counts[OKISH]):
+        err.print(f"--strict: nothing was verified ({counts[UNVERIFIED]} row(s) UNVERIFIED, {skipped} skipped)", highlight=False)
         raise typer.Exit(1)
