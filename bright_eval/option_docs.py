@@ -18,7 +18,7 @@ def _label(entry) -> str:
 
 def markdown_tables(registry: Registry) -> str:
     groups: dict[tuple, list] = {}
-    for e in registry.entries():
+    for e in (e for e in registry.entries() if not e.package):  # bright-eval's own, never an installed plugin's
         key = tuple((o.name, describe(o.hint), repr(o.default), o.operational) for o in e.options().values())
         groups.setdefault(key, []).append(e)
     out = []

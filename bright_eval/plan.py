@@ -37,6 +37,16 @@ class ComponentRef:
 
     spec: str
     args: dict[str, Any] = field(default_factory=dict)
+    obj: Any = None  # a component object passed in directly (Python API): used as is, named by its spec()
+
+    @classmethod
+    def of(cls, component: Any) -> ComponentRef:
+        """A ref for a registry name (str, inline options allowed) or a component object."""
+        if isinstance(component, str):
+            return cls.parse(component)
+        if isinstance(component, ComponentRef):
+            return component
+        return cls(object_name(component), obj=component)
 
     @classmethod
     def parse(cls, text: str, args: dict[str, Any] | None = None, where: str = "its options") -> ComponentRef:
@@ -50,6 +60,18 @@ def parse_refs(text: str | list[str]) -> list[ComponentRef]:
     items = split_top_level(text) if isinstance(text, str) else [t for t in text if t.strip()]
     items = [t for t in items if t]
     return [ComponentRef.parse(t) for t in items]
+
+
+def as_refs(components: Any) -> list[ComponentRef]:
+    """Names (a comma-separated string or a list), component objects, or a mix, as refs."""
+    if isinstance(components, str):
+        return parse_refs(components)
+    if not isinstance(components, (list, tuple)):
+        components = [components]
+    out: list[ComponentRef] = []
+    for c in components:
+        out.extend(parse_refs(c) if isinstance(c, str) else [ComponentRef.of(c)])
+    return out
 
 
 @dataclass
@@ -145,10 +167,30 @@ def identity_fingerprint(identity: dict[str, Any], texts: dict[str, str]) -> str
     return fingerprint_of({**identity, "queries": texts_fingerprint(texts)})
 
 
+def object_name(component: Any) -> str:
+    """A passed-in component's name: its `name`, else the `name` its spec() gives. The name keys its
+    results folder, and its spec() enters every cell identity, so reuse works as for registered ones."""
+    name = getattr(component, "name", None)  # the protocols declare it; an object may leave it to spec()
+    if not name and callable(getattr(component, "spec", None)):
+        name = (component.spec() or {}).get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BrightEvalError(f"{type(component).__name__}: a component object needs a `name` (or spec()['name']) that is non-empty text")
+    return name.strip()
+
+
 def _create(registry, refs: list[ComponentRef], what: str, **context) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for ref in refs:
-        obj = registry.create(ref.spec, ref.args, **context)
+        if ref.obj is not None:
+            if not getattr(ref.obj, "name", None):
+                ref.obj.name = ref.spec
+            protocol = registry.protocol
+            if protocol is not None and not isinstance(ref.obj, protocol):
+                raise BrightEvalError(f"{what}: {type(ref.obj).__name__} does not implement the {protocol.__name__} protocol "
+                                      f"(bright_eval.components.{protocol.__name__})")
+            obj = ref.obj
+        else:
+            obj = registry.create(ref.spec, ref.args, **context)
         if obj.name in out:
             raise BrightEvalError(f"{what}: '{obj.name}' is listed twice")
         out[obj.name] = obj

@@ -16,6 +16,7 @@ import difflib
 import functools
 import inspect
 import json
+import logging
 import math
 import re
 import typing
@@ -25,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from .errors import BrightEvalError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Passed by the orchestrator to every factory that accepts them; never user options.
 CONTEXT = ("cache", "source")
@@ -96,6 +98,7 @@ class Entry(Generic[T]):
     prefix: bool = False
     operational: frozenset[str] = field(default_factory=frozenset)
     kind: str = ""
+    package: str = ""  # the plugin package an entry came from; "" for bright-eval's own
 
     def options(self) -> dict[str, Option]:
         """Every option the factory declares, with its type and default."""
@@ -251,29 +254,63 @@ def split_options(text: str) -> tuple[str, dict[str, Any]]:
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
-        self.kind = kind
-        self._entries: dict[str, Entry[T]] = {}
+    """`kind` names it in messages; `protocol` is what a component object passed in directly must
+    implement; `group` is the entry-point group through which installed packages add components."""
 
-    def register(self, name: str, description: str, prefix: bool = False, operational: tuple[str, ...] = ()):
+    def __init__(self, kind: str, protocol: type | None = None, group: str | None = None):
+        self.kind, self.protocol, self.group = kind, protocol, group
+        self._entries: dict[str, Entry[T]] = {}
+        self._plugins_loaded = group is None
+
+    def register(self, name: str, description: str, prefix: bool = False, operational: tuple[str, ...] = (), package: str = ""):
         """Decorator. A `prefix` entry named 'hf' answers every 'hf:<argument>'. The factory's typed
         keyword parameters are the entry's options."""
 
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} '{name}' registered twice")
-            self._entries[name] = Entry(name, factory, description, prefix, frozenset(operational), self.kind)
+            self._entries[name] = Entry(name, factory, description, prefix, frozenset(operational), self.kind, package)
             return factory
 
         return deco
 
+    def _load_plugins(self) -> None:
+        """Components of installed packages (entry points of `group`): the entry point's name is the
+        component's name (a trailing ':' makes it a prefix entry), its object the typed factory, whose
+        docstring's first line describes it and whose `operational` attribute lists speed-only options.
+        A plugin that fails to load is one warning naming it; it never breaks unrelated commands."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.group):
+            package = ep.dist.name if ep.dist is not None else "an unknown package"
+            name, prefix = ep.name.rstrip(":"), ep.name.endswith(":")
+            try:
+                if name in self._entries:
+                    raise ValueError(f"the name is taken by {self._entries[name].package or 'bright-eval'}'s {self.kind}")
+                factory = ep.load()
+                if not callable(factory):
+                    raise TypeError(f"{ep.value} is not a factory function")
+                doc = (inspect.getdoc(factory) or f"{self.kind} from {package}").splitlines()[0]
+                entry = Entry(name, factory, doc, prefix, frozenset(getattr(factory, "operational", ())), self.kind, package)
+                entry._model()  # a declaration pydantic cannot use fails here, not in the middle of a run
+            except Exception as exc:  # a third party's bug must not take the CLI down
+                log.warning("%s plugin '%s' from %s (%s) was not loaded: %s: %s", self.kind, ep.name, package, ep.value,
+                            type(exc).__name__, exc)
+                continue
+            self._entries[name] = entry
+
     def entries(self) -> list[Entry[T]]:
+        self._load_plugins()
         return list(self._entries.values())
 
     def names(self) -> list[str]:
-        return [e.name + (":<arg>" if e.prefix else "") for e in self._entries.values()]
+        return [e.name + (":<arg>" if e.prefix else "") for e in self.entries()]
 
     def lookup(self, spec: str) -> tuple[Entry[T], str | None]:
+        self._load_plugins()
         spec = spec.strip()
         if spec in self._entries and not self._entries[spec].prefix:
             return self._entries[spec], None

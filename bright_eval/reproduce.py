@@ -117,7 +117,7 @@ def load_rows(path: Path | str | None = None, reported_path: Path | str | None =
     """Every published row, with its expected values resolved from reported.tsv."""
     import tomllib
 
-    from .leaderboard import _reported_label, load_reported
+    from .scoreboard import _reported_label, load_reported
 
     text, where = _published_text(path)
     try:

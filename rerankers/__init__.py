@@ -16,7 +16,7 @@ from .llm import LLM_OPERATIONAL
 
 __all__ = ["Reranker", "RERANKERS"]
 
-RERANKERS: Registry[Reranker] = Registry("reranker")
+RERANKERS: Registry[Reranker] = Registry("reranker", Reranker, "bright_eval.rerankers")
 
 # -- cross-encoders ---------------------------------------------------------------------------------
 CROSS_ENCODERS = {

@@ -13,7 +13,7 @@ from bright_eval.registry import Registry
 
 __all__ = ["Retriever", "RETRIEVERS"]
 
-RETRIEVERS: Registry[Retriever] = Registry("retriever")
+RETRIEVERS: Registry[Retriever] = Registry("retriever", Retriever, "bright_eval.retrievers")
 
 
 @RETRIEVERS.register("bm25", "BRIGHT's BM25: Lucene English analyzer + gensim LuceneBM25Model (k1=0.9, b=0.4), BM25-weighted query side")

@@ -26,7 +26,7 @@ from bright_eval.registry import Registry
 
 __all__ = ["Query", "Rewriter", "RewriteStats", "REWRITERS"]
 
-REWRITERS: Registry[Rewriter] = Registry("rewriter")
+REWRITERS: Registry[Rewriter] = Registry("rewriter", Rewriter, "bright_eval.rewriters")
 
 
 class Original:

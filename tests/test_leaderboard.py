@@ -14,11 +14,11 @@ import pytest
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.execute import execute
-from bright_eval.leaderboard import BRIGHT_DOCS, Row, build, is_twin, load_aliases, load_reported, render, to_csv, to_latex, to_markdown
-from bright_eval.matrix import build_request
+from bright_eval.experiment import build_request
 from bright_eval.plan import make_plan
 from bright_eval.results import SCHEMA
 from bright_eval.retrievers import RETRIEVERS
+from bright_eval.scoreboard import BRIGHT_DOCS, Row, build, is_twin, load_aliases, load_reported, render, to_csv, to_latex, to_markdown
 from bright_eval.tasks import TASKS
 
 

@@ -18,7 +18,7 @@ import pytest
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.execute import RUN_LOG, execute
-from bright_eval.matrix import build_request
+from bright_eval.experiment import build_request
 from bright_eval.plan import make_plan
 
 ray = pytest.importorskip("ray")

@@ -12,13 +12,13 @@ import pytest
 from scipy import stats as sp
 
 from bright_eval import stats
+from bright_eval.ablation_report import Settings, build_report, write_report
 from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.execute import execute
-from bright_eval.matrix import build_request
+from bright_eval.experiment import build_request
 from bright_eval.plan import make_plan
-from bright_eval.report import Settings, build_report, write_report
 from bright_eval.results import result_path
 
 TASKS3 = ("biology", "economics", "robotics")

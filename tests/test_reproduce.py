@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
-from bright_eval.leaderboard import load_reported
 from bright_eval.reproduce import FAIL, OK, OKISH, SKIP, UNVERIFIED, AnseriniProtocol, Machine, Row, compare, load_rows, plan, verdict, worst
+from bright_eval.scoreboard import load_reported
 from bright_eval.tasks import TASKS
 
 NO_GPU = Machine(gpu=False, env=frozenset())

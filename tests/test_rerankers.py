@@ -458,13 +458,13 @@ def test_api_reranker_without_a_key_says_so(monkeypatch):
 
 # -- the third axis through the one plan/execute path ----------------------------------------------
 def test_rerankers_in_the_matrix_share_the_first_stage_and_report_their_ablation(tiny_ce, make_proxy, tmp_path, monkeypatch):
+    from bright_eval.ablation_report import Settings, build_report
     from bright_eval.cache import ArtifactCache
     from bright_eval.execute import execute
-    from bright_eval.leaderboard import build
-    from bright_eval.matrix import build_request
+    from bright_eval.experiment import build_request
     from bright_eval.plan import make_plan
-    from bright_eval.report import Settings, build_report
     from bright_eval.retrievers.bm25 import BM25Retriever
+    from bright_eval.scoreboard import build
 
     data = make_proxy(tmp_path / "data", 12, ("biology", "economics"))
     searches = []

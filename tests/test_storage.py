@@ -14,7 +14,7 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.execute import RUN_LOG, execute
-from bright_eval.matrix import build_request
+from bright_eval.experiment import build_request
 from bright_eval.plan import make_plan
 from bright_eval.results import load_results
 

@@ -26,7 +26,8 @@ def registry_table(registry, title: str) -> Table:
     for e in registry.entries():
         opts = ", ".join(f"{o.name}{'*' if o.operational else ''}" + ("" if o.default is REQUIRED else f"={_shown(o.default)}")
                          + f" ({describe(o.hint)})" for o in e.options().values())
-        table.add_row(escape(e.name + (":<arg>" if e.prefix else "")), escape(opts), escape(e.description))
+        what = e.description + (f" [plugin from {e.package}]" if e.package else "")
+        table.add_row(escape(e.name + (":<arg>" if e.prefix else "")), escape(opts), escape(what))
     return table
 
 

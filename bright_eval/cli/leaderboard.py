@@ -35,7 +35,7 @@ def leaderboard(
 ) -> None:
     """One row per (rewriter, retriever), per-task columns in BRIGHT's order and the average."""
     from bright_eval.io import atomic_write_text, check_writable_file
-    from bright_eval.leaderboard import FORMATS, build, render, to_rich
+    from bright_eval.scoreboard import FORMATS, build, render, to_rich
 
     if fmt not in FORMATS:
         raise BrightEvalError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")

@@ -222,7 +222,7 @@ def matrix(
                                           help="With --executor ray: auto, host:port or ray://host:port; default: start Ray on this machine."),
 ) -> None:
     from bright_eval.cache import ArtifactCache
-    from bright_eval.matrix import build_request, read_config
+    from bright_eval.experiment import build_request, read_config
     from bright_eval.storage import location
 
     check_format(fmt)

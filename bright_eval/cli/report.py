@@ -42,8 +42,8 @@ def report(
     fmt: str = typer.Option("table", "--format", help="table (summary on screen) or json (the report object on stdout)."),
 ) -> None:
     """Per-task deltas, paired significance (t-test, randomization, Holm), CIs, W/T/L, plots, wins and losses."""
+    from bright_eval.ablation_report import Settings, build_report, write_report
     from bright_eval.io import check_writable_dir
-    from bright_eval.report import Settings, build_report, write_report
 
     if fmt not in ("table", "json"):
         raise BrightEvalError(f"--format must be 'table' or 'json', got '{fmt}'")

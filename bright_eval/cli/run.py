@@ -71,7 +71,7 @@ def run(
     tensor_parallel_size: int = TensorParallel, revision: str = Revision,
 ) -> None:
     """Rewrite the queries, retrieve (and rerank), score under BRIGHT's protocol; one results JSON per task."""
-    from bright_eval.matrix import build_request
+    from bright_eval.experiment import build_request
     check_format(fmt)
     if reranker_args and not reranker:
         raise BrightEvalError("--reranker-args given without --reranker: name the reranker they are for")

@@ -72,6 +72,13 @@ class Leaderboard:
             "sources": self.sources,
         }
 
+    def to_pandas(self):
+        """One row per leaderboard row: rewriter, retriever, kind, source, each task's score and the average."""
+        import pandas as pd
+
+        return pd.DataFrame([{"rewriter": r["rewriter"], "retriever": r["retriever"], "kind": r["kind"], "source": r["source"],
+                              **r["scores"], "average": r["average"]} for r in self.to_dict()["rows"]])
+
 
 def measured_rows(results_dir: Path | str, metric: str = HEADLINE, tasks: list[str] | None = None,
                   settings: str | None = None, split_settings: bool = False) -> list[Row]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BrightEvalError
-from .plan import ComponentRef, Request, parse_refs
+from .plan import ComponentRef, Request, as_refs
 from .registry import merge_args
 
 _ARG_TABLES = ("rewriter_args", "retriever_args", "reranker_args")
@@ -60,14 +60,14 @@ def read_config(path: Path | str) -> dict[str, Any]:
     return out
 
 
-def build_request(rewriters: list[str] | str, retrievers: list[str] | str, tasks: Any, conf: dict[str, Any] | None = None,
+def build_request(rewriters: Any, retrievers: Any, tasks: Any, conf: dict[str, Any] | None = None,
                   labels: dict[str, str] | None = None, **settings) -> Request:
-    """A request from names (inline options allowed: 'bm25(k1=1.2)') and a config's option tables,
+    """A request from names (inline options allowed: 'bm25(k1=1.2)') or refs and a config's option tables,
     keyed by spec; `labels` say where each table came from, for the error when two places disagree."""
     conf, labels = conf or {}, labels or {}
 
     def refs(names, table: str) -> list[ComponentRef]:
-        out = parse_refs(names)
+        out = as_refs(names)
         for ref in out:
             extra = conf.get(table, {}).get(ref.spec, {})
             where = labels.get(table, f"[matrix.{table}.{ref.spec}]")
