@@ -204,10 +204,8 @@ def write_hub_repo(source, out: Path, tasks: Iterable[str], reasoning: Iterable[
             rows = [{**r, "query": texts[r["id"]]} for r in records if r["id"] in texts]
             _parquet(out / split_file(f"{name}_reason", task), _example_columns(rows))
             configs.setdefault(f"{name}_reason", []).append(task)
-    from .data import Versioned
-
     origin = source.description
-    rev = source.revision_id if isinstance(source, Versioned) else None
+    rev = getattr(source, "revision_id", None)  # hub sources have one; a local folder has none
     write_card(out, configs, f"{origin} (revision {rev})" if rev else origin)
     return configs
 
