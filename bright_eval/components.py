@@ -31,6 +31,7 @@ class RewriteStats:
     generated: int = 0
     from_cache: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # "task/id" -> reason
+    fallback: int = 0  # queries whose rewrite was empty, so the original query was used instead
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

@@ -24,7 +24,7 @@ from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
 from .memory import trim
 from .plan import Cell, Plan, identity_fingerprint
-from .record import ResultRecord
+from .record import FELL_BACK, ResultRecord
 from .results import write_result
 from .scoring import HEADLINE, evaluate_run, mean_metrics, unjudged
 from .trec import Run, format_run
@@ -231,6 +231,11 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
         warnings.append(f"{len(no_gold)} queries have no gold_ids and are excluded from the averages: {', '.join(no_gold[:10])}")
     if rw_stats.get("failed"):
         warnings.append(f"{len(rw_stats['failed'])} rewrites were unusable; the original query was used for them")
+    n_fell_back = rw_stats.get("fallback", 0)
+    if n_fell_back and n_fell_back >= len(data.examples):
+        warnings.append(f"{FELL_BACK} ({n_fell_back} of {len(data.examples)} rewrites were empty): these are the original "
+                        f"queries' numbers, not {cell.rewriter}'s")
+        log.warning("%s on %s: %s; the results file and the leaderboard mark it", cell.rewriter, task, FELL_BACK)
     record = ResultRecord.build(
         identity=cell.identity,
         task=task, rewriter=cell.rewriter, retriever=cell.retriever, reranker=cell.reranker, settings=cell.settings,
