@@ -7,7 +7,7 @@ that implements one is used the same way wherever it is planned or run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
@@ -32,6 +32,17 @@ class RewriteStats:
     from_cache: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # "task/id" -> reason
     fallback: int = 0  # queries whose rewrite was empty, so the original query was used instead
+
+    def since(self, before: dict, task: str) -> dict:
+        """What one task's rewriting added to these counters (`before`: `asdict` of them earlier)."""
+        out = {}
+        for f in fields(self):
+            now = getattr(self, f.name)
+            if f.name == "failed":
+                out[f.name] = {k: v for k, v in now.items() if k.startswith(f"{task}/")}
+            else:
+                out[f.name] = now - before.get(f.name, 0)
+        return out
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

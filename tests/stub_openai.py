@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Server:
     """Answers '<prefix>reasoned: <question>'. Questions starting with RATE get one 429, FLAKY two 500s,
     SLOW one response slower than the client's timeout, DEAD only 500s, AUTH a 401. Every request body
-    is kept; `on_request(n)` runs as the n-th request arrives; `delay` slows every answer."""
+    is kept; `on_request(n)` runs as the n-th request arrives; `delay` slows every answer; `null` answers
+    every question with `"content": null` (what some servers send for an empty generation)."""
 
-    def __init__(self, prefix: str = "", delay: float = 0.0, on_request=None):
+    def __init__(self, prefix: str = "", delay: float = 0.0, on_request=None, null: bool = False):
         self.attempts: dict[str, int] = {}
         self.bodies: list[dict] = []
         self.replied = 0
@@ -43,7 +44,7 @@ class Server:
                     return self.reply(429, {"error": {"message": "slow down", "type": "rate_limit"}})
                 if question.startswith("SLOW") and n == 1:
                     time.sleep(1.5)
-                content = f"{prefix}reasoned: {question}"
+                content = None if null else f"{prefix}reasoned: {question}"
                 self.reply(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                                  "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
                                  "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107}})
