@@ -116,8 +116,6 @@ CASES = [
          expect=(f"{T}/data/biology/documents.jsonl:2", "field 'id'", "tab or a line break", "TREC run file")),
     Case("document-id-escaped-newline", docs_line(3, json.dumps({"id": "plants/a\nb.txt", "content": "x"})),
          expect=(f"{T}/data/biology/documents.jsonl:3", "field 'id'", "tab or a line break")),
-    Case("document-id-raw-tab", docs_line(2, '{"id": "plants/a\tb.txt", "content": "x"}'),
-         expect=(f"{T}/data/biology/documents.jsonl:2",)),
     Case("document-id-tab-in-parquet", parquet_with_id(4, "a\tb"),
          expect=(f"{T}/data/biology/documents.parquet: row 4", "field 'id'", "tab or a line break")),
     Case("example-id-tab", lambda tmp, data, run: (edit_line(EXAMPLES(data), 2, lambda r: r.update(id="1\t2")),
@@ -218,3 +216,14 @@ def test_no_import_circle_between_data_documents_file_and_hub():
 
     for name in ("data", "documents_file", "hub"):
         assert name not in reaches(name), (name, deps)
+
+
+def test_raw_tab_in_a_document_id_is_not_read_past(tmp_path):
+    """The id fast path (a regex, no JSON decoding) must not accept a raw tab that json.loads would refuse:
+    the ids read at load (and cached by content hash) would hold an id no run file can carry."""
+    from bright_eval.documents_file import read_ids
+    from bright_eval.errors import BrightEvalError
+
+    path = write(tmp_path / "documents.jsonl", '{"id": "a", "content": "x"}\n{"id": "b\tc", "content": "y"}\n')
+    with pytest.raises(BrightEvalError, match=f"{path}:2: malformed JSON"):
+        read_ids(path)
