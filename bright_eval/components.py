@@ -7,7 +7,7 @@ that implements one is used the same way wherever it is planned or run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
@@ -31,6 +31,18 @@ class RewriteStats:
     generated: int = 0
     from_cache: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # "task/id" -> reason
+    fallback: int = 0  # queries whose rewrite was empty, so the original query was used instead
+
+    def since(self, before: dict, task: str) -> dict:
+        """What one task's rewriting added to these counters (`before`: `asdict` of them earlier)."""
+        out = {}
+        for f in fields(self):
+            now = getattr(self, f.name)
+            if f.name == "failed":
+                out[f.name] = {k: v for k, v in now.items() if k.startswith(f"{task}/")}
+            else:
+                out[f.name] = now - before.get(f.name, 0)
+        return out
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -141,3 +153,14 @@ class Reranker(Protocol):
     def spec(self) -> dict: ...
 
     def rerank(self, queries: dict[str, str], run: Run, corpus: Corpus, depth: int) -> Run: ...
+
+
+@runtime_checkable
+class Versioned(Protocol):
+    """A source with a revision to record (the hub's commit) and an availability check that fails
+    fast, in one line, when the data cannot be had (HubSource; not a local folder)."""
+
+    @property
+    def revision_id(self) -> str | None: ...
+
+    def check(self) -> str: ...

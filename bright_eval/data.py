@@ -10,45 +10,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
+from .components import Versioned  # noqa: F401 -- re-exported: sources are declared here
+from .corpus import Corpus
 from .errors import BrightEvalError, DataNotFound, require
+from .fields import NA, check_run_safe, check_unique, field_id, field_ids, field_text
 from .io import Fingerprint, read_jsonl_lines
 from .tasks import TASKS
+
+__all__ = ["Corpus", "DataSource", "Example", "HubSource", "LocalSource", "Versioned", "get_source"]
 
 log = logging.getLogger(__name__)
 
 HUB_REPO = "xlangai/BRIGHT"
 # BRIGHT's own names for its precomputed reasoning configs (`<name>_reason` on the hub).
 BRIGHT_REASONING = ("gpt4", "claude-3-opus", "llama3-70b", "Gemini-1.0", "grit")
-NA = "N/A"
-
-
-def _ids(value, where: str, field_name: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not set(map(type, value)) <= {str}:  # map: thousands of ids per query on some tasks
-        raise BrightEvalError(f"{where}: field '{field_name}' must be a list of strings, got {value!r:.80}")
-    return [v for v in value if v != NA]
-
-
-def _id(value, where: str, field_name: str = "id") -> str:
-    # bool is an int; null and lists would become the ids "None" / "[1]" and silently match nothing.
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise BrightEvalError(f"{where}: field '{field_name}' must be a string, got {value!r:.80}")
-    return str(value)
-
-
-def _text(value, where: str, field_name: str, optional: bool = False) -> str:
-    if value is None and optional:
-        return ""
-    if not isinstance(value, str):
-        raise BrightEvalError(f"{where}: field '{field_name}' must be a string, got {value!r:.80}")
-    return value
 
 
 @dataclass
@@ -69,13 +48,13 @@ class Example:
             if name not in rec:
                 raise BrightEvalError(f"{where}: missing field '{name}' (BRIGHT examples need id, query, gold_ids)")
         return cls(
-            id=_id(rec["id"], where),
-            query=_text(rec["query"], where, "query"),
-            gold_ids=_ids(rec["gold_ids"], where, "gold_ids"),
-            excluded_ids=_ids(rec.get("excluded_ids"), where, "excluded_ids"),
-            gold_ids_long=_ids(rec.get("gold_ids_long"), where, "gold_ids_long"),
-            reasoning=_text(rec.get("reasoning"), where, "reasoning", optional=True),
-            gold_answer=_text(rec.get("gold_answer"), where, "gold_answer", optional=True),
+            id=field_id(rec["id"], where),
+            query=field_text(rec["query"], where, "query"),
+            gold_ids=field_ids(rec["gold_ids"], where, "gold_ids"),
+            excluded_ids=field_ids(rec.get("excluded_ids"), where, "excluded_ids"),
+            gold_ids_long=field_ids(rec.get("gold_ids_long"), where, "gold_ids_long"),
+            reasoning=field_text(rec.get("reasoning"), where, "reasoning", optional=True),
+            gold_answer=field_text(rec.get("gold_answer"), where, "gold_answer", optional=True),
         )
 
     def to_record(self) -> dict:
@@ -88,49 +67,6 @@ class Example:
             "reasoning": self.reasoning,
             "gold_answer": self.gold_answer,
         }
-
-
-def _check_unique(ids: Iterable[str], what: str) -> None:
-    seen: set[str] = set()
-    dups: list[str] = []
-    for i in ids:
-        if i in seen:
-            dups.append(i)
-        seen.add(i)
-    if dups:
-        raise BrightEvalError(f"{what}: {len(dups)} duplicate id(s), e.g. {dups[:3]}; ids must be unique")
-
-
-class Corpus:
-    """Documents of one task, in a fixed order; `fingerprint` keys every cached artefact built on it."""
-
-    def __init__(self, ids: list[str], texts: list[str], origin: str = "", fingerprint: str | None = None):
-        if len(ids) != len(texts):
-            raise ValueError("ids and texts differ in length")
-        _check_unique(ids, origin or "corpus")
-        self.ids = ids
-        self.texts = texts
-        self.origin = origin
-        if fingerprint is not None:  # the source knows it more cheaply (a file hash, a dataset revision)
-            self.__dict__["fingerprint"] = fingerprint
-
-    @classmethod
-    def from_dict(cls, docs: dict[str, str], origin: str = "") -> Corpus:
-        return cls(list(docs), list(docs.values()), origin)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        fp = Fingerprint()
-        for i, t in zip(self.ids, self.texts):
-            fp.update(i, t)
-        return fp.hexdigest()
-
-    @cached_property
-    def id_set(self) -> frozenset[str]:
-        return frozenset(self.ids)
 
 
 def examples_fingerprint(examples: list[Example]) -> str:
@@ -151,6 +87,16 @@ def check_gold_in_corpus(task: str, examples: list[Example], corpus: Corpus) -> 
     return missing
 
 
+def warn_unreachable_gold(task: str, examples: list[Example]) -> int:
+    """Warn about queries every gold id of which is also excluded: BRIGHT removes excluded ids from the
+    run before scoring, so these queries score 0 on every metric whatever the system does."""
+    bad = [ex.id for ex in examples if ex.gold_ids and set(ex.gold_ids) <= set(ex.excluded_ids)]
+    if bad:
+        log.warning("%s: %d of %d queries have every gold id also in excluded_ids (ids %s%s): they score 0 on every metric",
+                    task, len(bad), len(examples), ", ".join(bad[:5]), ", ..." if len(bad) > 5 else "")
+    return len(bad)
+
+
 class DataSource(Protocol):
     description: str
 
@@ -160,17 +106,6 @@ class DataSource(Protocol):
         """The content identity of a task's documents, without loading them where possible; equals
         `documents(task, long).fingerprint`. Raises BrightEvalError when they are missing."""
     def reasoning(self, task: str, name: str) -> dict[str, str]: ...
-
-
-@runtime_checkable
-class Versioned(Protocol):
-    """A source with a revision to record (the hub's commit) and an availability check that fails
-    fast, in one line, when the data cannot be had (HubSource; not a local folder)."""
-
-    @property
-    def revision_id(self) -> str | None: ...
-
-    def check(self) -> str: ...
 
 
 class LocalSource:
@@ -203,15 +138,12 @@ class LocalSource:
         if not exs:
             raise BrightEvalError(f"{path}: no examples (the file is empty); expected one JSON object per line with "
                                   f"id, query, gold_ids")
-        _check_unique((e.id for e in exs), str(path))
+        check_unique((e.id for e in exs), str(path))
+        warn_unreachable_gold(task, exs)
         return exs
 
     def _find(self, task: str, stem: str) -> Path | None:
-        d = self._task_dir(task)
-        for name in (f"{stem}.jsonl.gz", f"{stem}.jsonl", f"{stem}.parquet"):
-            if (d / name).exists():
-                return d / name
-        return None
+        return one_file(self._task_dir(task), stem, (".jsonl.gz", ".jsonl", ".parquet"))
 
     def _documents_path(self, task: str, long: bool) -> Path:
         stem = "long_documents" if long else "documents"
@@ -243,20 +175,39 @@ class LocalSource:
             return corpus
         ids, texts = [], []
         for where, rec in _parquet_rows(path):
-            ids.append(_id(rec["id"], where))
-            texts.append(_text(rec["content"], where, "content"))
+            ids.append(field_id(rec["id"], where))
+            texts.append(field_text(rec["content"], where, "content"))
         if not ids:
             raise BrightEvalError(f"{path}: no documents (the file is empty); expected one {{\"id\", \"content\"}} object per line")
         return Corpus(ids, texts, str(path), fp)
 
     def reasoning(self, task: str, name: str) -> dict[str, str]:
         d = self._task_dir(task) / "reasoning"
-        for fname in (f"{name}.jsonl", f"{name}_reason.jsonl", f"{name}.jsonl.gz"):
-            if (d / fname).exists():
-                return {_id(r["id"], f"{d / fname}:{n}"): _text(r["query"], f"{d / fname}:{n}", "query")
-                        for n, r in read_jsonl_lines(d / fname, required=("id", "query"))}
+        path = one_file(d, name, (".jsonl", "_reason.jsonl", ".jsonl.gz"))
+        if path is not None:
+            out: dict[str, str] = {}
+            first: dict[str, int] = {}
+            for n, r in read_jsonl_lines(path, required=("id", "query")):
+                qid = field_id(r["id"], f"{path}:{n}")
+                if qid in first:
+                    raise BrightEvalError(f"{path}:{n}: id '{qid}' appears twice (first on line {first[qid]}); "
+                                          f"expected one rewrite per query id")
+                first[qid] = n
+                out[qid] = field_text(r["query"], f"{path}:{n}", "query")
+            return out
         have = sorted(p.name for p in d.glob("*.jsonl*")) if d.is_dir() else []
         raise DataNotFound(f"{d}: no reasoning file for '{name}' (found: {', '.join(have) or 'none'})")
+
+
+def one_file(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
+    """The one file `<stem><suffix>` in `folder`, or None. Two of them (a `documents.jsonl.gz` left
+    beside a newer `documents.jsonl`) are an error naming both: which one was meant cannot be told,
+    and picking one silently would score another corpus than the user thinks."""
+    found = [folder / f"{stem}{sfx}" for sfx in suffixes if (folder / f"{stem}{sfx}").exists()]
+    if len(found) > 1:
+        raise BrightEvalError(f"{folder}: {len(found)} files hold the same data ({', '.join(p.name for p in found)}); "
+                              f"expected one: remove or rename the others")
+    return found[0] if found else None
 
 
 def _parquet_rows(path: Path):
@@ -389,7 +340,8 @@ class HubSource:
             raise BrightEvalError(f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}")
         ds = self._load("examples", task)
         exs = [Example.from_record(rec, f"{self.path}/examples/{task}[{n}]") for n, rec in enumerate(ds)]
-        _check_unique((e.id for e in exs), f"{self.path}/examples/{task}")
+        check_unique((e.id for e in exs), f"{self.path}/examples/{task}")
+        warn_unreachable_gold(task, exs)
         return exs
 
     def documents_fingerprint(self, task: str, long: bool = False) -> str:
@@ -404,12 +356,20 @@ class HubSource:
     def documents(self, task: str, long: bool = False) -> Corpus:
         config = "long_documents" if long else "documents"
         ds = self._load(config, task)
-        return Corpus([str(i) for i in ds["id"]], list(ds["content"]), f"{self.path}/{config}/{task}",
-                      self.documents_fingerprint(task, long))
+        ids = [str(i) for i in ds["id"]]
+        check_run_safe(ids, f"{self.path}/{config}/{task}: row")
+        return Corpus(ids, list(ds["content"]), f"{self.path}/{config}/{task}", self.documents_fingerprint(task, long))
 
     def reasoning(self, task: str, name: str) -> dict[str, str]:
         ds = self._load(f"{name}_reason", task)
-        return {str(r["id"]): r["query"] for r in ds}
+        where = f"{self.path}/{name}_reason/{task}"
+        out: dict[str, str] = {}
+        for n, r in enumerate(ds):
+            qid = field_id(r["id"], f"{where}[{n}]")
+            if qid in out:
+                raise BrightEvalError(f"{where}[{n}]: id '{qid}' appears twice; expected one rewrite per query id")
+            out[qid] = field_text(r["query"], f"{where}[{n}]", "query")
+        return out
 
 
 def reasoning_names(source: DataSource, task: str | None = None) -> list[str]:
@@ -435,7 +395,7 @@ def has_split(source: DataSource, config: str, task: str) -> bool | None:
         return None
     if config == "examples":
         return (Path(root) / task / "examples.jsonl").exists()
-    return any((Path(root) / task / f"{config}{ext}").exists() for ext in (".jsonl.gz", ".jsonl", ".parquet"))
+    return one_file(Path(root) / task, config, (".jsonl.gz", ".jsonl", ".parquet")) is not None
 
 
 def get_source(data_dir: str | Path | None = None, hub_repo: str | None = None, revision: str | None = None,

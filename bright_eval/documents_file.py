@@ -21,13 +21,15 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
-from .data import Corpus, _check_unique, _id, _text
+from .corpus import Corpus
 from .errors import BrightEvalError
+from .fields import check_unique, field_id, field_text, run_safe
 from .io import atomic_write_text, is_gzip, iter_lines, parse_json_line, read_jsonl_lines
 
 # `{"id": "<string without escapes>",` at the very start of a line: the id can be sliced out without
-# decoding the (long) content. Anything else goes through json.loads.
-_LEADING_ID = re.compile(r'\{\s*"id"\s*:\s*"([^"\\]*)"\s*,')
+# decoding the (long) content. Anything else (a raw tab in the id too) goes through json.loads and
+# `field_id`, which name the line.
+_LEADING_ID = re.compile(r'\{\s*"id"\s*:\s*"([^"\\\t\r\n]*)"\s*,')
 
 
 def _ids_cache_path(digest: str) -> Path:
@@ -62,10 +64,10 @@ def read_ids(path: Path, on_bytes=None) -> list[str]:
             ids.append(m.group(1))
             continue
         if line.strip():
-            ids.append(_id(parse_json_line(path, lineno, line, ("id",))["id"], f"{path}:{lineno}"))
+            ids.append(field_id(parse_json_line(path, lineno, line, ("id",))["id"], f"{path}:{lineno}"))
     if not ids:
         raise BrightEvalError(f"{path}: no documents (the file is empty); expected one {{\"id\", \"content\"}} object per line")
-    _check_unique(ids, str(path))
+    check_unique(ids, str(path))
     return ids
 
 
@@ -74,7 +76,8 @@ def cached_ids(path: Path, digest: str) -> list[str]:
     cache = _ids_cache_path(digest)
     try:
         ids = json.loads(cache.read_text(encoding="utf-8"))
-        if isinstance(ids, list) and ids and set(map(type, ids)) == {str}:
+        # run_safe: a list stored before ids were checked for tabs is read again, to name the line
+        if isinstance(ids, list) and ids and set(map(type, ids)) == {str} and run_safe(ids):
             return ids
     except (OSError, ValueError):
         pass
@@ -110,10 +113,10 @@ class FileTexts(Sequence[str]):
         n = 0
         for lineno, rec in read_jsonl_lines(path, required=("id", "content")):
             where = f"{path}:{lineno}"
-            if n >= len(ids) or _id(rec["id"], where) != ids[n]:
+            if n >= len(ids) or field_id(rec["id"], where) != ids[n]:
                 raise BrightEvalError(f"{where}: document order changed while reading (expected id {ids[n] if n < len(ids) else 'none'!r}); "
                                       f"was {path} rewritten during the run?")
-            yield _text(rec["content"], where, "content")
+            yield field_text(rec["content"], where, "content")
             n += 1
         if n != len(ids):
             raise BrightEvalError(f"{path}: {n} documents read, {len(ids)} expected; was the file rewritten during the run?")

@@ -14,17 +14,17 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from . import storage
-from .components import HasStats, IndexParts, Query, Releasable, RetrieverStats, RewriteStats
+from .components import HasStats, IndexParts, Query, Releasable, RetrieverStats
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
 from .memory import trim
 from .plan import Cell, Plan, identity_fingerprint
-from .record import ResultRecord
+from .record import FELL_BACK, ResultRecord
 from .results import write_result
 from .scoring import HEADLINE, evaluate_run, mean_metrics, unjudged
 from .trec import Run, format_run
@@ -90,17 +90,6 @@ class _Step:
         return self.seconds.pop(key, 0.0)
 
 
-def _stats_delta(before: dict, after: RewriteStats, task: str) -> dict:
-    out = {}
-    for f in fields(after):
-        now = getattr(after, f.name)
-        if f.name == "failed":
-            out[f.name] = {k: v for k, v in now.items() if k.startswith(f"{task}/")}
-        else:
-            out[f.name] = now - before.get(f.name, 0)
-    return out
-
-
 def execute(plan: Plan, on_event: Event = _quiet) -> list[CellResult]:
     """Run every cell of `plan`; events: task, index, rewrite, search, rerank, cell (with a CellResult)."""
     started = time.time()
@@ -164,15 +153,16 @@ def rewrite_step(plan: Plan, rewriter: str, data, on_event: Event = _quiet) -> t
     """The rewrites of one (rewriter, task) and what producing them cost (the rewriter's stats delta)."""
     rw, task = plan.rewriters[rewriter], data.task
     known = plan.rewrites.get((rewriter, task))
+    if known is not None:  # rewritten while planning (precomputed or cached): what it counted then
+        return known, plan.rewrite_stats.get((rewriter, task), {})
     before = asdict(rw.stats) if isinstance(rw, HasStats) else {}
-    if known is None:
-        on_event("rewrite", {"task": task, "rewriter": rewriter})
-        qs = [Query(task, ex.id, ex.query) for ex in data.examples]
-        texts = rw.rewrite(qs)
-        if len(texts) != len(qs):
-            raise BrightEvalError(f"rewriter '{rw.name}' returned {len(texts)} texts for {len(qs)} queries of task {task}")
-        known = {q.id: t for q, t in zip(qs, texts)}
-    stats = _stats_delta(before, rw.stats, task) if isinstance(rw, HasStats) else {}
+    on_event("rewrite", {"task": task, "rewriter": rewriter})
+    qs = [Query(task, ex.id, ex.query) for ex in data.examples]
+    texts = rw.rewrite(qs)
+    if len(texts) != len(qs):
+        raise BrightEvalError(f"rewriter '{rw.name}' returned {len(texts)} texts for {len(qs)} queries of task {task}")
+    known = {q.id: t for q, t in zip(qs, texts)}
+    stats = rw.stats.since(before, task) if isinstance(rw, HasStats) else {}
     return known, stats
 
 
@@ -231,6 +221,11 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
         warnings.append(f"{len(no_gold)} queries have no gold_ids and are excluded from the averages: {', '.join(no_gold[:10])}")
     if rw_stats.get("failed"):
         warnings.append(f"{len(rw_stats['failed'])} rewrites were unusable; the original query was used for them")
+    n_fell_back = rw_stats.get("fallback", 0)
+    if n_fell_back and n_fell_back >= len(data.examples):
+        warnings.append(f"{FELL_BACK} ({n_fell_back} of {len(data.examples)} rewrites were empty): these are the original "
+                        f"queries' numbers, not {cell.rewriter}'s")
+        log.warning("%s on %s: %s; the results file and the leaderboard mark it", cell.rewriter, task, FELL_BACK)
     record = ResultRecord.build(
         identity=cell.identity,
         task=task, rewriter=cell.rewriter, retriever=cell.retriever, reranker=cell.reranker, settings=cell.settings,

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .components import Versioned
 from .errors import BrightEvalError
 
 PROBE_TIMEOUT_S = 5.0
@@ -204,8 +205,6 @@ def write_hub_repo(source, out: Path, tasks: Iterable[str], reasoning: Iterable[
             rows = [{**r, "query": texts[r["id"]]} for r in records if r["id"] in texts]
             _parquet(out / split_file(f"{name}_reason", task), _example_columns(rows))
             configs.setdefault(f"{name}_reason", []).append(task)
-    from .data import Versioned
-
     copy_proxy_note(source, out)
     origin = source.description
     rev = source.revision_id if isinstance(source, Versioned) else None

@@ -12,11 +12,11 @@ its cache, stands for its texts.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .cache import ArtifactCache
-from .components import IndexCache, Query, Reranker, Retriever, RewriteCache, Rewriter, bind
+from .components import HasStats, IndexCache, Query, Reranker, Retriever, RewriteCache, Rewriter, bind
 from .data import DataSource, Example, examples_fingerprint
 from .errors import BrightEvalError
 from .io import Fingerprint, fingerprint_of
@@ -147,6 +147,7 @@ class Plan:
     bound: dict[tuple[str, str], Retriever]               # (retriever, task) -> task-bound retriever
     rewrites: dict[tuple[str, str], dict[str, str]]       # (rewriter, task) -> texts known without generating
     bound_rerankers: dict[tuple[str, str], Reranker] = field(default_factory=dict)  # (reranker, task) -> task-bound
+    rewrite_stats: dict[tuple[str, str], dict] = field(default_factory=dict)  # (rewriter, task) -> counters of `rewrites`
 
     def reranker(self, name: str, task: str) -> Reranker:
         return self.bound_rerankers.get((name, task)) or self.rerankers[name]
@@ -246,12 +247,15 @@ def make_plan(request: Request, source: DataSource, results_dir: Place | str, ca
                 if not data.error and isinstance(rw, RewriteCache) and rw.is_cached(queries):
                     texts = plan.rewrites.get((rw_name, task))
                     if texts is None:
+                        before = asdict(rw.stats) if isinstance(rw, HasStats) else {}
                         try:
                             texts = dict(zip((q.id for q in queries), rw.rewrite(queries)))
                         except BrightEvalError as exc:  # surfaces again, as the cell's error, when executed
                             log.debug("rewrites of %s for %s not available at planning: %s", rw_name, task, exc)
                         else:
                             plan.rewrites[(rw_name, task)] = texts
+                            if isinstance(rw, HasStats):  # the run's record needs the fallbacks and failures counted here
+                                plan.rewrite_stats[(rw_name, task)] = rw.stats.since(before, task)
                 for rr in stages:
                     if rr is not None:  # bound like retrievers: an encoder reranker uses the task's instructions
                         rr = plan.bound_rerankers.setdefault((rr.name, task), bind(rr, task, request.long_documents))

@@ -17,6 +17,15 @@ OLD_SCHEMAS = ("bright-eval.result/1",)
 DEFAULT_SETTINGS = {"top_k": 1000, "long_documents": False, "rerank_depth": 100, "rerank_query": "original"}
 
 
+# A record whose every rewrite was empty measures the original queries under the rewriter's name:
+# its warnings say so with this prefix, and leaderboards mark the row.
+FELL_BACK = "every rewrite fell back to the original query"
+
+
+def fell_back(warnings: list[str]) -> bool:
+    return any(isinstance(w, str) and w.startswith(FELL_BACK) for w in warnings)
+
+
 def settings_tag(settings: dict[str, Any]) -> str:
     """'' for BRIGHT's default settings, else e.g. 'top_k=1,long_documents': settings that change
     numbers are part of every results path, so two settings never share a file."""

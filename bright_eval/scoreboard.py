@@ -18,6 +18,7 @@ from statistics import fmean
 
 from .errors import BrightEvalError
 from .io import read_text
+from .record import FELL_BACK, fell_back
 from .results import by_system, load_results
 from .scoring import HEADLINE, METRICS
 from .tasks import TASKS
@@ -45,6 +46,7 @@ class Row:
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     comparable: bool = True                # measured on BRIGHT's own corpora (document counts match)
+    fell_back: list[str] = field(default_factory=list)  # tasks where every rewrite was empty (original queries used)
 
     def average(self, tasks: list[str]) -> float | None:
         vals = [self.scores[t] for t in tasks if t in self.scores]
@@ -68,7 +70,8 @@ class Leaderboard:
             "tasks": self.tasks,
             "rows": [{"rewriter": r.rewriter, "retriever": r.retriever, "kind": r.kind, "source": r.source, "via": r.via,
                       "scores": {t: r.scores[t] for t in self.tasks if t in r.scores}, "average": r.average(self.tasks),
-                      "comparable_with_bright": r.comparable, "notes": r.notes, "files": r.files} for r in self.rows],
+                      "comparable_with_bright": r.comparable, "fell_back_to_original": r.fell_back, "notes": r.notes,
+                      "files": r.files} for r in self.rows],
             "sources": self.sources,
         }
 
@@ -97,6 +100,8 @@ def measured_rows(results_dir: Path | str, metric: str = HEADLINE, tasks: list[s
                 continue
             row.scores[task] = 100 * value
             row.files.append(rec.path)
+            if fell_back(rec.warnings if isinstance(rec.warnings, list) else []):
+                row.fell_back.append(task)
             sources.add(str(rec.data.get("source", "?")))
             n_docs = rec.data.get("n_docs")
             if task in BRIGHT_DOCS and n_docs is not None and n_docs != BRIGHT_DOCS[task]:
@@ -107,6 +112,8 @@ def measured_rows(results_dir: Path | str, metric: str = HEADLINE, tasks: list[s
             row.notes.append(f"mixed data sources: {', '.join(sorted(sources))}")
         if not row.comparable:
             row.notes.append("corpus differs from BRIGHT's (document counts): not comparable with reported numbers")
+        if row.fell_back:
+            row.notes.append(f"{FELL_BACK} on {', '.join(row.fell_back)}: those numbers are the original queries', not {rewriter}'s")
         rows.append(row)
     rows.sort(key=lambda r: (r.retriever, r.rewriter != "original", r.rewriter))
     return rows
@@ -225,9 +232,12 @@ def _fmt(v: float | None, digits: int, signed: bool = False) -> str:
     return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
+FELL_BACK_MARK = "†"
+
+
 def _label(row: Row, lb: Leaderboard) -> str:
     if row.kind == "measured":
-        return "measured" + ("" if row.comparable else " (proxy)")
+        return "measured" + ("" if row.comparable else " (proxy)") + (f" {FELL_BACK_MARK}" if row.fell_back else "")
     ref = lb.sources.index(row.source) + 1 if row.source in lb.sources else 0
     return f"reported [{ref}]" if row.kind == "reported" else f"Δ vs [{ref}]"
 
@@ -247,9 +257,15 @@ def to_markdown(lb: Leaderboard, digits: int = 1) -> str:
     lines.append(f"{lb.metric} x100; Avg. = mean over the {len(lb.tasks)} tasks shown (tasks weighted equally).")
     if any(r.kind == "measured" and not r.comparable for r in lb.rows):
         lines.append("(proxy) = measured on a corpus other than BRIGHT's (document counts differ): not comparable with published numbers.")
+    lines += _footnotes(lb)
     for i, src in enumerate(lb.sources, 1):
         lines.append(f"[{i}] {src} (reported, not measured here)")
     return "\n".join(lines) + "\n"
+
+
+def _footnotes(lb: Leaderboard) -> list[str]:
+    return [f"{FELL_BACK_MARK} {row.rewriter} + {row.retriever}: {FELL_BACK} on {', '.join(row.fell_back)} (every rewrite was "
+            f"empty): those numbers are the original queries', not the rewriter's." for row in lb.rows if row.fell_back]
 
 
 def to_csv(lb: Leaderboard) -> str:
@@ -265,7 +281,8 @@ def to_csv(lb: Leaderboard) -> str:
 
 
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-        "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$"}
+        "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "Δ": r"$\Delta$",
+        FELL_BACK_MARK: r"\dag{}"}
 
 
 def _tex(s: str) -> str:
@@ -280,6 +297,7 @@ def to_latex(lb: Leaderboard, digits: int = 1) -> str:
         cells = [_tex(row.rewriter), _tex(row.retriever), _tex(_label(row, lb))] + _cells(row, lb, digits)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += ["% " + _tex(note) for note in _footnotes(lb)]
     for i, src in enumerate(lb.sources, 1):
         lines.append(f"% [{i}] {src}")
     return "\n".join(lines) + "\n"
@@ -334,10 +352,18 @@ class _RichLeaderboard:
         wide = self._wide()
         if Measurement.get(console, options.update(width=10_000), wide).maximum <= options.max_width:
             yield wide
+            yield from self._notes()
             return
         tasks, half = self.lb.tasks, (len(self.lb.tasks) + 1) // 2
         yield self._narrow(tasks[:half], False, f"{self.lb.metric} x100 (1/2)")
         yield self._narrow(tasks[half:], True, f"{self.lb.metric} x100 (2/2)")
+        yield from self._notes()
+
+    def _notes(self):
+        from rich.text import Text
+
+        for note in _footnotes(self.lb):
+            yield Text(note, style="yellow")
 
 
 _STYLE = {"measured": None, "reported": "dim", "delta": "italic"}

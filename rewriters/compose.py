@@ -3,7 +3,12 @@ reasoned text; concatenating keeps the original terms, which BM25 may still need
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+
 from bright_eval.errors import BrightEvalError
+
+log = logging.getLogger(__name__)
 
 MODES = ("replace", "original+rewrite")
 
@@ -19,3 +24,24 @@ def compose(original: str, rewrite: str, mode: str) -> str:
         return rewrite
     return f"{original}\n\n{rewrite}"
 
+
+
+def compose_each(rewriter: str, queries, rewrites: list[str], mode: str, stats, empty: str = "empty rewrite") -> list[str]:
+    """Each query's retrieval text. An empty rewrite would retrieve nothing, so the original query is
+    used for it instead: counted in `stats.fallback`, named in `stats.failed`, and reported on the
+    terminal with the count per task (a run made of fallbacks measures the original queries)."""
+    out: list[str] = []
+    fell_back: Counter[str] = Counter()
+    for q, text in zip(queries, rewrites):
+        if text.strip():
+            out.append(compose(q.text, text, mode))
+            continue
+        stats.failed[f"{q.task}/{q.id}"] = f"{empty}: original query used"
+        stats.fallback += 1
+        fell_back[q.task] += 1
+        out.append(q.text)
+    for task, n in fell_back.items():
+        total = sum(q.task == task for q in queries)
+        log.warning("%s: %d of %d rewrites for task %s are empty (%s); the original query was used for them%s", rewriter, n, total,
+                    task, empty, "; this run measures the original queries, not the rewriter" if n == total else "")
+    return out

@@ -21,7 +21,7 @@ from bright_eval.progress import progress
 
 from . import Query, RewriteStats
 from .cache import CachedRewrite, RewriteCache
-from .compose import check_mode, compose
+from .compose import check_mode, compose_each
 from .prompts import check_prompt, eval_messages, inference_text, think_answer
 from .sampling import Sampling
 
@@ -139,15 +139,11 @@ class LLMRewriter:
         self.stats.from_cache += sum(1 for k in keys if k in found)
         if todo:
             self._generate(list(todo.items()), found)
-        out = []
+        texts = []
         for k, q in zip(keys, queries):
             completion = found[k].completion
             text = inference_text(completion, self.think)  # parsed on read: the stored column is informational
-            if not text.strip():
-                self.stats.failed[f"{q.task}/{q.id}"] = "empty completion: original query used"
-                out.append(q.text)
-                continue
-            if self.think and think_answer(completion) is None:
+            if text.strip() and self.think and think_answer(completion) is None:
                 self.stats.failed[f"{q.task}/{q.id}"] = "no <think>..</think> <answer>..</answer>: raw completion used (as released)"
-            out.append(compose(q.text, text, self.compose_mode))
-        return out
+            texts.append(text)
+        return compose_each(self.name, queries, texts, self.compose_mode, self.stats, empty="empty completion")

@@ -8,9 +8,12 @@ token ids are sent only to other servers, as extra body fields: vLLM reads `top_
 `top_k` and `repeat_penalty` (its name for the same penalty). What could not be sent is recorded
 (`omitted`) in the rewriter's spec.
 
-Concurrency: at most `concurrency` requests are in flight and the next is submitted only when one
-finishes, so Ctrl-C stops sending at once; each reply is handed to `on_result` as it arrives (the
-rewriter caches it there), including replies of requests already in flight when Ctrl-C came.
+Concurrency: `concurrency` daemon worker threads each send one request at a time, and each reply is
+handed to `on_result` as it arrives (the rewriter caches it there). Ctrl-C: the main thread waits
+in short slices (a SIGINT whose C handler ran on a worker thread does not wake a lock wait, so an
+unbounded wait would notice it only at the next reply), then sets `stop`: no worker sends another
+request or retry, the replies in flight get `interrupt_grace` seconds to arrive and be cached, and
+the workers, being daemons, never hold up the exit.
 429, 5xx, timeouts and dropped connections are retried with exponential back-off and jitter; other
 errors (bad key, unknown model) fail at once. After the last try the item carries the exception,
 which the rewriter reports with the query it belongs to.
@@ -18,14 +21,19 @@ which the rewriter reports with the query it belongs to.
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import random
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from bright_eval.errors import BrightEvalError, require
 
 from .llm import Generation
+
+log = logging.getLogger(__name__)
+WAKE_S = 0.2  # the main thread's longest uninterrupted wait
 
 # USD per 1M tokens (prompt, completion), from OpenAI's pricing page (openai.com/api/pricing) as
 # listed in 2025; the results file records tokens too, so costs can be recomputed.
@@ -42,6 +50,7 @@ class OpenAIBackend:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
         self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
+        self.interrupt_grace = min(2.0, timeout)  # seconds the replies in flight at Ctrl-C get to arrive
         self._client = None
 
     @property
@@ -89,10 +98,13 @@ class OpenAIBackend:
             return True
         return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
-    def _one(self, messages: list[dict], kwargs: dict) -> Generation | Exception:
+    def _one(self, messages: list[dict], kwargs: dict, stop: threading.Event | None = None) -> Generation | Exception:
         client = self._get_client()
         last: Exception | None = None
+        stop = stop or threading.Event()
         for attempt in range(self.max_retries + 1):
+            if stop.is_set():  # interrupted: a retry is a new request, and none is sent after Ctrl-C
+                return KeyboardInterrupt()
             try:
                 r = client.chat.completions.create(model=self.model, messages=messages, **kwargs)
                 usage = r.usage
@@ -102,7 +114,7 @@ class OpenAIBackend:
                 last = exc
                 if not self._retryable(exc) or attempt == self.max_retries:
                     break
-                time.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random() / 2))
+                stop.wait(self.backoff * (2 ** attempt) * (0.5 + random.random() / 2))
         tries = attempt + 1
         return RuntimeError(f"{type(last).__name__} after {tries} tr{'y' if tries == 1 else 'ies'}: {str(last)[:160]}")
 
@@ -110,27 +122,69 @@ class OpenAIBackend:
         """`on_result(i, result)` is called as each reply arrives (in the worker thread that got it)."""
         self._get_client()  # a missing key fails here, once, before any request
         kwargs = {k: v for k, v in self.wire(sampling).items() if k != "omitted"}
-        results: list[Generation | Exception] = [RuntimeError("not run")] * len(conversations)
+        results: list[Generation | Exception] = [RuntimeError("not sent")] * len(conversations)
+        todo = iter(range(len(conversations)))
+        take = threading.Lock()
+        stop = threading.Event()
+        events: queue.SimpleQueue = queue.SimpleQueue()  # index done, or an exception raised by on_result
 
-        def finished(i: int, fut) -> None:
-            results[i] = fut.result()
-            if on_result is not None:
-                on_result(i, results[i])
+        def worker() -> None:
+            while not stop.is_set():
+                with take:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                res = self._one(conversations[i], kwargs, stop)
+                if isinstance(res, KeyboardInterrupt):
+                    return  # stopped before sending
+                results[i] = res
+                try:
+                    if on_result is not None:
+                        on_result(i, res)
+                except Exception as exc:  # noqa: BLE001 - a cache write that failed: raised in the main thread
+                    events.put(exc)
+                    return
+                events.put(i)
 
-        pool = ThreadPoolExecutor(max_workers=self.concurrency)
-        pending: set = set()
-        nxt = 0
+        workers = [threading.Thread(target=worker, daemon=True, name=f"openai-{n}")
+                   for n in range(min(self.concurrency, len(conversations)))]
         try:
-            while nxt < len(conversations) or pending:
-                # Submit only up to the concurrency window: after Ctrl-C nothing new is sent.
-                while nxt < len(conversations) and len(pending) < self.concurrency:
-                    fut = pool.submit(self._one, conversations[nxt], kwargs)
-                    fut.add_done_callback(lambda f, i=nxt: finished(i, f))
-                    pending.add(fut)
-                    nxt += 1
-                _, pending = wait(pending, return_when=FIRST_COMPLETED)
-        finally:
-            # Normal end: nothing is pending. Ctrl-C: drop what was not sent; requests in flight still
-            # deliver their replies to `on_result` (Python joins the worker threads at exit).
-            pool.shutdown(wait=False, cancel_futures=True)
+            for w in workers:  # inside the try: Ctrl-C while the first workers already send must stop them too
+                w.start()
+            self._wait(workers, events, len(conversations))
+        except KeyboardInterrupt:
+            stop.set()
+            self._grace(workers)
+            raise
+        except BaseException:
+            stop.set()
+            raise
         return results
+
+    @staticmethod
+    def _wait(workers: list[threading.Thread], events: queue.SimpleQueue, n: int) -> None:
+        """Until every item is done, in slices of WAKE_S; each worker ends after its last request's
+        own timeout and retries, so this ends too."""
+        done = 0
+        while done < n:
+            try:
+                ev = events.get(timeout=WAKE_S)
+            except queue.Empty:
+                if not any(w.is_alive() for w in workers) and events.empty():
+                    return
+                continue
+            if isinstance(ev, BaseException):
+                raise ev
+            done += 1
+
+    def _grace(self, workers: list[threading.Thread]) -> None:
+        """Give the requests in flight `interrupt_grace` seconds to deliver their replies (each one is
+        cached as it arrives); a second Ctrl-C leaves at once."""
+        busy = [w for w in workers if w.is_alive()]
+        if not busy or self.interrupt_grace <= 0:
+            return
+        log.warning("interrupted: no new requests; waiting up to %.0f s for %d in flight (Ctrl-C again to leave now)",
+                    self.interrupt_grace, len(busy))
+        deadline = time.monotonic() + self.interrupt_grace
+        for w in busy:
+            w.join(max(0.0, deadline - time.monotonic()))

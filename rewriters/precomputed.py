@@ -12,16 +12,27 @@ import json
 from pathlib import Path
 
 from bright_eval.errors import BrightEvalError
+from bright_eval.fields import field_id
 from bright_eval.io import Fingerprint, read_jsonl_lines, read_text
 from bright_eval.tasks import TASKS
 
 from . import Query, RewriteStats
-from .compose import check_mode, compose
+from .compose import check_mode, compose_each
 
 
 def _missing(where: str, missing: list[str], total: int) -> BrightEvalError:
     return BrightEvalError(f"{where}: no rewrite for {len(missing)} of {total} queries (ids {', '.join(missing[:5])}"
                            f"{', ...' if len(missing) > 5 else ''}); expected one row per query id")
+
+
+def _unique_keys(path: Path, pairs: list[tuple[str, object]]) -> dict:
+    """json.loads keeps the last of two equal keys without a word; a rewrite map must not."""
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise BrightEvalError(f"{path}: query text {k!r:.80} appears twice; expected one rewrite per query")
+        out[k] = v
+    return out
 
 
 class FileRewriter:
@@ -44,7 +55,8 @@ class FileRewriter:
             raise BrightEvalError(f"{path}: rewrite file not found")
         if path.suffix == ".json":
             try:
-                obj = json.loads(read_text(path, "a JSON object {original query text: rewrite}"))
+                obj = json.loads(read_text(path, "a JSON object {original query text: rewrite}"),
+                                 object_pairs_hook=lambda pairs: _unique_keys(path, pairs))
             except json.JSONDecodeError as exc:
                 raise BrightEvalError(f"{path}: malformed JSON at line {exc.lineno} ({exc.msg})") from None
             if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
@@ -52,10 +64,17 @@ class FileRewriter:
             table = ("text", obj)
         else:
             rows: dict = {}
+            first: dict = {}
             for n, rec in read_jsonl_lines(path, required=("id", "query"), what="rewrite rows {\"id\", \"query\"} as JSON lines"):
                 if not isinstance(rec["query"], str):
                     raise BrightEvalError(f"{path}:{n}: field 'query' must be a string")
-                rows[(rec.get("task"), str(rec["id"]))] = rec["query"]
+                key = (rec.get("task"), field_id(rec["id"], f"{path}:{n}"))
+                if key in first:
+                    task = f" (task {key[0]})" if key[0] is not None else ""
+                    raise BrightEvalError(f"{path}:{n}: id '{key[1]}'{task} appears twice (first on line {first[key]}); "
+                                          f"expected one rewrite per query id")
+                first[key] = n
+                rows[key] = rec["query"]
             table = ("id", rows)
         self._tables[path] = table
         return table
@@ -75,7 +94,7 @@ class FileRewriter:
         return hit
 
     def rewrite(self, queries: list[Query]) -> list[str]:
-        out: list[str] = []
+        texts: list[str] = []
         missing: dict[Path, list[str]] = {}
         for q in queries:
             path = self._path(q.task)
@@ -83,14 +102,12 @@ class FileRewriter:
             text = self._lookup(path, kind, table, q)
             if text is None:
                 missing.setdefault(path, []).append(q.id)
-                out.append(q.text)
-            else:
-                out.append(compose(q.text, text, self.compose_mode))
+            texts.append(text or "")
         if missing:
             path, ids = next(iter(missing.items()))
             raise _missing(str(path), ids, len(queries))
         self.stats.from_cache += len(queries)
-        return out
+        return compose_each(self.name, queries, texts, self.compose_mode, self.stats)
 
     def is_cached(self, queries: list[Query]) -> bool:
         return True  # nothing to generate
@@ -123,18 +140,18 @@ class BrightReasoning:
         self._cache: dict[str, dict[str, str]] = {}
 
     def rewrite(self, queries: list[Query]) -> list[str]:
-        out, missing = [], []
+        texts, missing = [], []
         for q in queries:
             if q.task not in self._cache:
                 self._cache[q.task] = self.source.reasoning(q.task, self.set_name)
             text = self._cache[q.task].get(q.id)
             if text is None:
                 missing.append(q.id)
-            out.append(compose(q.text, text or "", self.compose_mode))
+            texts.append(text or "")
         if missing:
             raise _missing(f"{self.source.description} reasoning '{self.set_name}' ({queries[0].task})", missing, len(queries))
         self.stats.from_cache += len(queries)
-        return out
+        return compose_each(self.name, queries, texts, self.compose_mode, self.stats)
 
     def is_cached(self, queries: list[Query]) -> bool:
         return True  # nothing to generate

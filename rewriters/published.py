@@ -24,7 +24,7 @@ from bright_eval.errors import BrightEvalError
 from bright_eval.io import atomic_write_bytes
 
 from . import Query, RewriteStats
-from .compose import check_mode, compose
+from .compose import check_mode, compose_each
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +107,17 @@ class PublishedRewrites:
 
     def rewrite(self, queries: list[Query]) -> list[str]:
         self._resolve()
-        out, missing = [], []
+        texts, missing = [], []
         for q in queries:
             text = self._lookup(q)
             if text is None:
                 missing.append(f"{q.task}/{q.id}")
-            out.append(compose(q.text, text or "", self.compose_mode))
+            texts.append(text or "")
         if missing:
             raise BrightEvalError(f"{self.name}: no released rewrite for {len(missing)} of {len(queries)} queries "
                                   f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
         self.stats.from_cache += len(queries)
-        return out
+        return compose_each(self.name, queries, texts, self.compose_mode, self.stats)
 
     def is_cached(self, queries: list[Query]) -> bool:
         return True  # nothing to generate

@@ -146,7 +146,20 @@ def _interrupted(exc: BaseException) -> bool:
     return False
 
 
+def _take_ctrl_c() -> None:
+    """Make Ctrl-C / SIGINT interrupt, however the process was started. A non-interactive shell
+    starts `cmd &` with SIGINT ignored (bash manual, "Signals": without job control, asynchronous
+    commands ignore SIGINT), Python then never raises KeyboardInterrupt, and a sweep script's
+    `kill -INT` was silently ignored: every request sent, exit 0. The run loses nothing by stopping
+    (every result and reply is written as it comes), so SIGINT always means stop here."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main() -> None:
+    _take_ctrl_c()
     handler = _RichLog()
     handler.addFilter(_Once())
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler])
