@@ -81,7 +81,7 @@ def fell_back_in_leaderboard(out: str, tmp: Path) -> None:
     (rec_path,) = (tmp / "res").rglob("biology*.json")
     warnings = json.loads(rec_path.read_text())["warnings"]
     assert any(w.startswith("every rewrite fell back to the original query") for w in warnings), warnings
-    from bright_eval.leaderboard import build, to_markdown
+    from bright_eval.scoreboard import build, to_markdown
 
     md = to_markdown(build(tmp / "res"))
     assert "bm25 | measured (proxy) † |" in md and "† file:" in md and "every rewrite fell back to the original query on biology" in md, md
@@ -174,7 +174,7 @@ def test_api_answering_null_for_every_query_is_reported_and_marked(bad_env, tmp_
     pytest.importorskip("openai")
     from stub_openai import Server
 
-    from bright_eval.leaderboard import build, to_markdown
+    from bright_eval.scoreboard import build, to_markdown
 
     data, run = bad_env
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
