@@ -42,7 +42,11 @@ class Settings:
 
 
 def _systems(results_dir: Path | str, settings: str | None, split_settings: bool) -> dict[tuple[str, str], dict[str, ResultRecord]]:
-    return by_system(load_results(results_dir), settings, split_settings)
+    from .scoreboard import warn_mixed_environments
+
+    records = load_results(results_dir)
+    warn_mixed_environments(records, results_dir)
+    return by_system(records, settings, split_settings)
 
 
 def _words(text: str) -> int:

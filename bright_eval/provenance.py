@@ -12,8 +12,10 @@ from pathlib import Path
 
 PACKAGES = (
     "bright-eval", "numpy", "scipy", "pytrec-eval-terrier", "datasets", "torch", "transformers",
-    "sentence-transformers", "vllm", "openai", "trl", "peft",
+    "sentence-transformers", "tokenizers", "vllm", "openai", "trl", "peft",
 )
+# The installed packages whose version can move a number (scores, embeddings, generations).
+NUMERIC = ("torch", "transformers", "sentence-transformers", "tokenizers", "vllm", "pytrec-eval-terrier", "numpy")
 
 
 def versions() -> dict[str, str]:
@@ -44,3 +46,26 @@ def environment() -> dict:
         "git_commit": git_commit(),
         "versions": versions(),
     }
+
+
+def numeric_environment(env: dict) -> dict[str, str]:
+    """The part of a record's environment that can change its numbers: NUMERIC versions and the lock hash."""
+    versions = env.get("versions") or {}
+    out = {k: str(versions[k]) for k in NUMERIC if k in versions}
+    if env.get("lock_sha256"):
+        out["lock"] = str(env["lock_sha256"])[:12]
+    return out
+
+
+def mixed_environments(records) -> str | None:
+    """None when every record's numbers came from one environment; else which packages differ, e.g.
+    'torch 2.13.0 (4 files) / 2.14.0 (2 files)', for leaderboards and reports to say."""
+    seen: dict[str, dict[str, int]] = {}
+    for rec in records:
+        for name, version in numeric_environment(rec.environment or {}).items():
+            seen.setdefault(name, {}).setdefault(version, 0)
+            seen[name][version] += 1
+    differ = {k: v for k, v in seen.items() if len(v) > 1}
+    if not differ:
+        return None
+    return "; ".join(f"{k} " + " / ".join(f"{ver} ({n} files)" for ver, n in sorted(v.items())) for k, v in sorted(differ.items()))

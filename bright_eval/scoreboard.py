@@ -83,12 +83,24 @@ class Leaderboard:
                               **r["scores"], "average": r["average"]} for r in self.to_dict()["rows"]])
 
 
+def warn_mixed_environments(records, where) -> str | None:
+    from .provenance import mixed_environments
+
+    mixed = mixed_environments(records)
+    if mixed:
+        log.warning("%s: these results were computed in different environments (%s); numbers may differ for that reason alone",
+                    where, mixed)
+    return mixed
+
+
 def measured_rows(results_dir: Path | str, metric: str = HEADLINE, tasks: list[str] | None = None,
                   settings: str | None = None, split_settings: bool = False) -> list[Row]:
     if metric not in METRICS:
         raise BrightEvalError(f"unknown metric '{metric}'; choose one of {', '.join(METRICS)}")
     rows = []
-    for (rewriter, retriever), per_task in by_system(load_results(results_dir), settings, split_settings).items():
+    records = load_results(results_dir)
+    warn_mixed_environments(records, results_dir)
+    for (rewriter, retriever), per_task in by_system(records, settings, split_settings).items():
         row = Row(rewriter, retriever, "measured", {})
         sources = set()
         for task, rec in per_task.items():
