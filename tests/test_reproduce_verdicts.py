@@ -129,6 +129,9 @@ def test_tampered_export_is_unverified(tiny_bright, tmp_path, tiny_counts, tampe
     if expect == "written by `data export` but missing now":
         return  # no qrels: the run reads examples.jsonl, the check still refuses the folder
     res = _reproduce(["--data-dir", str(export)], tmp_path)
+    if expect == "was not written by `data export`":  # two documents files: reading them is an error naming both
+        assert "2 files hold the same data (documents.jsonl.gz, documents.jsonl)" in str(res.exception), res.output
+        return
     summary, md, html = _outputs(tmp_path)
     row = summary["rows"][0]
     assert row["verdict"] == UNVERIFIED and expect in row["unverified"]["biology"], res.output
