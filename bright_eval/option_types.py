@@ -27,6 +27,8 @@ PromptName = Literal["tsqr", "bright"]
 Decoding = Literal["released", "greedy"]
 LocalBackend = Literal["auto", "vllm", "transformers"]
 FusionNorm = Literal["min-max", "z-score", "none"]
+Query2DocMode = Literal["zs", "cot", "fs"]  # QueryGym query2doc: zero-shot, chain-of-thought, few-shot
 
 __all__ = ["Count", "Retries", "Seed", "TopK", "Positive", "NonNegative", "Fraction", "OpenFraction", "Penalty",
-           "Compose", "PromptName", "Decoding", "LocalBackend", "FusionNorm"]
+           "Compose", "PromptName", "Decoding", "LocalBackend", "FusionNorm",
+           "Query2DocMode"]

@@ -18,6 +18,7 @@ from bright_eval.option_types import (
     Penalty,
     Positive,
     PromptName,
+    Query2DocMode,
     Retries,
     Seed,
     TopK,
@@ -207,3 +208,24 @@ def _published_factory(model: str):
 for _model in ("tsqr-1.5b", "tsqr-7b"):
     REWRITERS.register(f"{_model}@published", f"the authors' released {_model} rewrites of all 1,384 queries (pinned, sha256-checked, "
                        "downloaded once; offline: <data-dir>/<task>/reasoning/)")(_published_factory(_model))
+
+
+# -- QueryGym's published GPT-4.1 reformulations (rewriters/querygym_published.py) --------------------
+def _qg_published_factory(method: str):
+    def make(cache=None, folder: str | None = None) -> Rewriter:
+        from .querygym_published import QueryGymPublished
+
+        return QueryGymPublished(method, None, cache=cache, folder=folder)
+
+    def make_query2doc(cache=None, mode: Query2DocMode = "zs", folder: str | None = None) -> Rewriter:
+        from .querygym_published import QueryGymPublished
+
+        return QueryGymPublished(method, mode, cache=cache, folder=folder)
+
+    return make_query2doc if method == "query2doc" else make
+
+
+for _method in ("genqr", "genqr_ensemble", "query2doc", "query2e", "qa_expand", "lamer", "mugi", "csqe"):
+    REWRITERS.register(f"qg-gpt-4.1:{_method}@published",
+                       f"QueryGym's published GPT-4.1 {_method} reformulations, 7 Stack Exchange tasks (pinned, sha256-checked, "
+                       "downloaded once; offline: folder=<copy of its runs>)", operational=("folder",))(_qg_published_factory(_method))
