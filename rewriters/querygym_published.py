@@ -5,7 +5,7 @@ Source: ls3-lab/QueryGym (Apache-2.0) at COMMIT, `reproducibility/data/runs/brig
 openai/gpt-4.1/bm25/<params_hash>.queries.tsv`, one file per (method, task), seven Stack Exchange
 tasks only. Each file is pinned by its sha256 (RUNS), fetched once over HTTPS and kept in the cache;
 offline, a local folder with the same layout (`folder=`, e.g. shared/querygym, files plain or .gz)
-is read instead. Either way the bytes must have the pinned sha256, so where they came from does not
+(or $BRIGHT_EVAL_QUERYGYM_DIR) is read instead. Either way the bytes must have the pinned sha256, so where they came from does not
 change the rewriter's identity.
 
 The texts are used exactly as QueryGym searched them: its pipeline loads this file with
@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import io
 import logging
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -40,6 +41,7 @@ COMMIT = "a1d2dd5e76f8a655991d4f0c0065d76a37d4e703"  # HEAD of main; the BRIGHT 
 BASE_URL = "https://raw.githubusercontent.com"
 MODEL = "gpt-4.1"
 TIMEOUT = 30.0
+FOLDER_ENV = "BRIGHT_EVAL_QUERYGYM_DIR"  # the default `folder`, for offline `reproduce`
 
 # task, method (query2doc with its mode), params_hash, sha256 of the queries file at COMMIT.
 _TABLE = """
@@ -155,6 +157,7 @@ class QueryGymPublished:
         self.variant = variant(method, mode)
         self.name = f"qg-{MODEL}:{method}@published"
         self.root = (cache or ArtifactCache()).root
+        folder = folder or os.environ.get(FOLDER_ENV) or None  # identity-neutral: the bytes are checked either way
         self.folder = Path(folder).expanduser() if folder else None
         self.stats = RewriteStats()
         self._texts: dict[str, dict[str, str]] = {}  # task -> qid -> text

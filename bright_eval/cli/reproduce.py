@@ -24,6 +24,16 @@ def _v(verdict: str) -> str:
     return f"[{style}]{verdict}[/]" if style else verdict
 
 
+def _published_average(row) -> str:
+    """The row's published average of its first metric (the mean of its tasks where only those were published)."""
+    from statistics import fmean
+
+    metric = row.metrics[0]
+    values = row.expected[metric]
+    avg = values.get("average", fmean(values[t] for t in row.tasks) if all(t in values for t in row.tasks) else None)
+    return "" if avg is None else f"; avg {avg:.2f}"
+
+
 def _list_table(plans: list) -> Table:
     from rich import box
     from rich.table import Table
@@ -31,14 +41,15 @@ def _list_table(plans: list) -> Table:
     table = Table(title="published rows: bright-eval reproduce ROW...", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     table.add_column("row", no_wrap=True)
-    table.add_column("system; published in", ratio=3)
+    table.add_column("system; published in; average", ratio=3, overflow="fold")
     table.add_column("needs", no_wrap=True)
     table.add_column("runs here?", ratio=2)
     for p in plans:
         needs = [n.replace("documents", "docs") for n in p.row.needs]
         here = p.status
         here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{here}[/]"
-        table.add_row(p.row.id, f"{p.rewriter} + {p.row.retriever}\n[dim]{p.row.cite}[/]",
+        args = ",".join(f"{k}={v}" for k, v in sorted(p.row.rewriter_args.items()))
+        table.add_row(p.row.id, f"{p.rewriter}{f'({args})' if args else ''} + {p.row.retriever}\n[dim]{p.row.cite}{_published_average(p.row)}[/]",
                       ",".join(needs), here)
     return table
 
