@@ -122,6 +122,22 @@ class SendsRequests(Protocol):
 
 
 @runtime_checkable
+class ReadsDocuments(Protocol):
+    """A rewriter that reads retrieved documents (pseudo-relevance feedback: QueryGym's LameR, CSQE).
+    The orchestrator creates the retriever named `context_retriever` (a retriever spec), tells the
+    rewriter its spec (`set_context_spec`, so it enters the rewriter's spec and the cell identity),
+    searches the task's corpus with the original queries once per (first stage, task), and hands each
+    query the texts of its top `context_k` documents (BRIGHT's exclusions applied)."""
+
+    context_retriever: str
+    context_k: int
+
+    def set_context_spec(self, spec: dict) -> None: ...
+
+    def rewrite_with_context(self, queries: list[Query], contexts: dict[str, list[str]]) -> list[str]: ...
+
+
+@runtime_checkable
 class HasStats(Protocol):
     """A rewriter that counts generations, cache hits, failures, tokens and cost."""
 

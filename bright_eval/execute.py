@@ -19,9 +19,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import storage
-from .components import HasStats, IndexParts, Query, Releasable, RetrieverStats
+from .components import HasStats, IndexParts, Query, ReadsDocuments, Releasable, RetrieverStats, bind
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
+from .io import fingerprint_of
 from .memory import trim
 from .plan import Cell, Plan, identity_fingerprint
 from .record import FELL_BACK, ResultRecord
@@ -149,7 +150,26 @@ def load_corpus(plan: Plan, data) -> Corpus:
     return corpus
 
 
-def rewrite_step(plan: Plan, rewriter: str, data, on_event: Event = _quiet) -> tuple[dict[str, str], dict]:
+def first_stage_contexts(plan: Plan, rewriter: str, data, corpus: Corpus | None, on_event: Event = _quiet) -> dict[str, list[str]]:
+    """The texts of the top `context_k` documents per original query, from the first stage that
+    `rewriter` reads (ReadsDocuments), with BRIGHT's exclusions; searched once per (first stage, k,
+    task) and shared by every rewriter that reads the same one."""
+    rw, task = plan.rewriters[rewriter], data.task
+    first = bind(plan.first_stages[rewriter], task, plan.request.long_documents)
+    key = (fingerprint_of(first.spec()), rw.context_k, task)
+    if key not in plan.first_stage_runs:
+        corpus = corpus or load_corpus(plan, data)
+        on_event("index", {"task": task, "retriever": f"{first.name} (first stage of {rewriter})"})
+        first.index(corpus)
+        exclude = {ex.id: set(ex.excluded_ids) for ex in data.examples if ex.excluded_ids}
+        run = first.search({ex.id: ex.query for ex in data.examples}, k=rw.context_k, exclude=exclude)
+        text_of = dict(zip(corpus.ids, corpus.texts))
+        plan.first_stage_runs[key] = {qid: [text_of[d] for d, _ in sorted(hits.items(), key=lambda h: (-h[1], h[0]))]
+                                      for qid, hits in run.items()}
+    return plan.first_stage_runs[key]
+
+
+def rewrite_step(plan: Plan, rewriter: str, data, on_event: Event = _quiet, corpus: Corpus | None = None) -> tuple[dict[str, str], dict]:
     """The rewrites of one (rewriter, task) and what producing them cost (the rewriter's stats delta)."""
     rw, task = plan.rewriters[rewriter], data.task
     known = plan.rewrites.get((rewriter, task))
@@ -158,7 +178,10 @@ def rewrite_step(plan: Plan, rewriter: str, data, on_event: Event = _quiet) -> t
     before = asdict(rw.stats) if isinstance(rw, HasStats) else {}
     on_event("rewrite", {"task": task, "rewriter": rewriter})
     qs = [Query(task, ex.id, ex.query) for ex in data.examples]
-    texts = rw.rewrite(qs)
+    if isinstance(rw, ReadsDocuments) and rewriter in plan.first_stages:
+        texts = rw.rewrite_with_context(qs, first_stage_contexts(plan, rewriter, data, corpus, on_event))
+    else:
+        texts = rw.rewrite(qs)
     if len(texts) != len(qs):
         raise BrightEvalError(f"rewriter '{rw.name}' returned {len(texts)} texts for {len(qs)} queries of task {task}")
     known = {q.id: t for q, t in zip(qs, texts)}
@@ -185,7 +208,7 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     if timings["index_s"] and isinstance(retriever, IndexParts):  # this cell built the index
         timings.update(retriever.index_parts)
 
-    texts, rw_stats = rewrites.get((cell.rewriter, task), lambda: rewrite_step(plan, cell.rewriter, data, on_event))
+    texts, rw_stats = rewrites.get((cell.rewriter, task), lambda: rewrite_step(plan, cell.rewriter, data, on_event, corpus))
     timings["rewrite_s"] = rewrites.charge((cell.rewriter, task))
 
     exclude = {ex.id: set(ex.excluded_ids) for ex in data.examples if ex.excluded_ids}

@@ -27,6 +27,9 @@ PromptName = Literal["tsqr", "bright"]
 Decoding = Literal["released", "greedy"]
 LocalBackend = Literal["auto", "vllm", "transformers"]
 FusionNorm = Literal["min-max", "z-score", "none"]
+Query2DocMode = Literal["zs", "cot", "fs"]  # QueryGym query2doc: zero-shot, chain-of-thought, few-shot
+Query2DocLiveMode = Literal["zs", "cot"]    # live: few-shot needs QueryGym's training files (methods/query2doc.py:50-100)
 
 __all__ = ["Count", "Retries", "Seed", "TopK", "Positive", "NonNegative", "Fraction", "OpenFraction", "Penalty",
-           "Compose", "PromptName", "Decoding", "LocalBackend", "FusionNorm"]
+           "Compose", "PromptName", "Decoding", "LocalBackend", "FusionNorm",
+           "Query2DocMode", "Query2DocLiveMode"]

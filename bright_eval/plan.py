@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .cache import ArtifactCache
-from .components import HasStats, IndexCache, Query, Reranker, Retriever, RewriteCache, Rewriter, bind
+from .components import HasStats, IndexCache, Query, ReadsDocuments, Reranker, Retriever, RewriteCache, Rewriter, bind
 from .data import DataSource, Example, examples_fingerprint
 from .errors import BrightEvalError
 from .io import Fingerprint, fingerprint_of
@@ -148,6 +148,8 @@ class Plan:
     rewrites: dict[tuple[str, str], dict[str, str]]       # (rewriter, task) -> texts known without generating
     bound_rerankers: dict[tuple[str, str], Reranker] = field(default_factory=dict)  # (reranker, task) -> task-bound
     rewrite_stats: dict[tuple[str, str], dict] = field(default_factory=dict)  # (rewriter, task) -> counters of `rewrites`
+    first_stages: dict[str, Retriever] = field(default_factory=dict)  # rewriter -> the retriever it reads (ReadsDocuments)
+    first_stage_runs: dict[tuple, dict[str, list[str]]] = field(default_factory=dict)  # (spec fp, k, task) -> contexts
 
     def reranker(self, name: str, task: str) -> Reranker:
         return self.bound_rerankers.get((name, task)) or self.rerankers[name]
@@ -233,6 +235,12 @@ def make_plan(request: Request, source: DataSource, results_dir: Place | str, ca
     stages: list[Reranker | None] = ([None] if None in request.rerankers else []) + list(rerankers.values())
 
     plan = Plan(request, source, results_dir, cache, [], {}, rewriters, retrievers, rerankers, {}, {})
+    for rw_name, rw in rewriters.items():
+        if isinstance(rw, ReadsDocuments) and rw.context_retriever:
+            # Created here so that its spec is in the rewriter's spec, hence in every cell's identity.
+            spec, args = split_options(rw.context_retriever)
+            first = plan.first_stages[rw_name] = RETRIEVERS.create(spec, args, cache=cache)
+            rw.set_context_spec(first.spec())
     for task in request.tasks:
         data = plan.tasks[task] = _load_task(source, task, request.long_documents)
         queries = data.queries()

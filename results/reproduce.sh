@@ -12,8 +12,22 @@ export HF_HUB_OFFLINE=1
     --rerankers "embed:all-minilm-l6-v2" \
     --tasks biology,earth_science,economics,psychology,robotics,stackoverflow,sustainable_living \
     --data-dir "$PROXY" --results-dir results/proxy/runs
+# QueryGym's published GPT-4.1 reformulations (7 Stack Exchange tasks) against the same baselines,
+# under both BM25 flavours; the files are sha256-checked, read from ../shared/querygym when offline.
+export BRIGHT_EVAL_QUERYGYM_DIR=${BRIGHT_EVAL_QUERYGYM_DIR:-$(dirname "$SHARED")/querygym}
+QG=qg-gpt-4.1:genqr@published,qg-gpt-4.1:genqr_ensemble@published,qg-gpt-4.1:query2doc@published
+QG=$QG,"qg-gpt-4.1:query2doc@published(mode=cot)","qg-gpt-4.1:query2doc@published(mode=fs)",qg-gpt-4.1:query2e@published
+QG=$QG,qg-gpt-4.1:qa_expand@published,qg-gpt-4.1:lamer@published,qg-gpt-4.1:mugi@published,qg-gpt-4.1:csqe@published
+"$BIN/bright-eval" matrix \
+    --rewriters "original,bright:TongSearch-QR-1.5B,bright:TongSearch-QR-7B,$QG" \
+    --retrievers bm25,bm25-lucene \
+    --tasks biology,earth_science,economics,psychology,robotics,stackoverflow,sustainable_living \
+    --data-dir "$PROXY" --results-dir results/proxy/runs
 "$BIN/bright-eval" leaderboard --results-dir results/proxy/runs --format markdown --digits 2 -o results/proxy/leaderboard.md
 "$BIN/bright-eval" leaderboard --results-dir results/proxy/runs --format csv -o results/proxy/leaderboard.csv
 "$BIN/bright-eval" leaderboard --results-dir results/proxy/runs --format latex -o results/proxy/leaderboard.tex
-"$BIN/bright-eval" report --results-dir results/proxy/runs --baseline original --out results/proxy/report
+"$BIN/bright-eval" report --results-dir results/proxy/runs --baseline original --out results/proxy/report \
+    --rewriters original,bright:TongSearch-QR-1.5B,bright:TongSearch-QR-7B
+"$BIN/bright-eval" report --results-dir results/proxy/runs --baseline original --retrievers bm25,bm25-lucene \
+    --out results/proxy/report-querygym
 "$BIN/bright-eval" report --results-dir results/proxy/runs --ablation reranker --out results/proxy/report-reranker

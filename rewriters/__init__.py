@@ -18,6 +18,8 @@ from bright_eval.option_types import (
     Penalty,
     Positive,
     PromptName,
+    Query2DocLiveMode,
+    Query2DocMode,
     Retries,
     Seed,
     TopK,
@@ -207,3 +209,67 @@ def _published_factory(model: str):
 for _model in ("tsqr-1.5b", "tsqr-7b"):
     REWRITERS.register(f"{_model}@published", f"the authors' released {_model} rewrites of all 1,384 queries (pinned, sha256-checked, "
                        "downloaded once; offline: <data-dir>/<task>/reasoning/)")(_published_factory(_model))
+
+
+# -- QueryGym's published GPT-4.1 reformulations (rewriters/querygym_published.py) --------------------
+def _qg_published_factory(method: str):
+    def make(cache=None, folder: str | None = None) -> Rewriter:
+        from .querygym_published import QueryGymPublished
+
+        return QueryGymPublished(method, None, cache=cache, folder=folder)
+
+    def make_query2doc(cache=None, mode: Query2DocMode = "zs", folder: str | None = None) -> Rewriter:
+        from .querygym_published import QueryGymPublished
+
+        return QueryGymPublished(method, mode, cache=cache, folder=folder)
+
+    return make_query2doc if method == "query2doc" else make
+
+
+for _method in ("genqr", "genqr_ensemble", "query2doc", "query2e", "qa_expand", "lamer", "mugi", "csqe"):
+    REWRITERS.register(f"qg-gpt-4.1:{_method}@published",
+                       f"QueryGym's published GPT-4.1 {_method} reformulations, 7 Stack Exchange tasks (pinned, sha256-checked, "
+                       "downloaded once; offline: folder=<copy of its runs>)", operational=("folder",))(_qg_published_factory(_method))
+
+
+# -- QueryGym's methods, run live through QueryGym itself (rewriters/querygym_live.py) ---------------
+def _qg_live(method: str, params: dict, cache, model: str, base_url: str | None, temperature: float | None, max_tokens: int | None,
+             concurrency: int | None, max_retries: int | None, first_stage: str | None = None, retrieval_k: int = 10) -> Rewriter:
+    from .openai_backend import PRICES, OpenAIBackend
+    from .querygym_live import QueryGymRewriter
+
+    be = OpenAIBackend(model, base_url=base_url, concurrency=1, max_retries=max_retries if max_retries is not None else 6)
+    llm = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
+    return QueryGymRewriter(method, be, params, llm, cache=cache, concurrency=concurrency or 8,
+                            prices=PRICES.get(model) if be.is_openai else None, first_stage=first_stage, context_k=retrieval_k)
+
+
+def _qg_live_factory(method: str):
+    def make(cache=None, model: str = "gpt-4.1", base_url: str | None = None, temperature: NonNegative | None = None,
+             max_tokens: Count | None = None, concurrency: Count | None = None, max_retries: Retries | None = None) -> Rewriter:
+        return _qg_live(method, {}, cache, model, base_url, temperature, max_tokens, concurrency, max_retries)
+
+    def make_query2doc(cache=None, mode: Query2DocLiveMode = "zs", model: str = "gpt-4.1", base_url: str | None = None,
+                       temperature: NonNegative | None = None, max_tokens: Count | None = None, concurrency: Count | None = None,
+                       max_retries: Retries | None = None) -> Rewriter:
+        return _qg_live(method, {"mode": mode}, cache, model, base_url, temperature, max_tokens, concurrency, max_retries)
+
+    def make_context(cache=None, first_stage: str = "bm25", retrieval_k: Count = 10, model: str = "gpt-4.1", base_url: str | None = None,
+                     temperature: NonNegative | None = None, max_tokens: Count | None = None, concurrency: Count | None = None,
+                     max_retries: Retries | None = None) -> Rewriter:
+        return _qg_live(method, {"retrieval_k": retrieval_k}, cache, model, base_url, temperature, max_tokens, concurrency,
+                        max_retries, first_stage=first_stage, retrieval_k=retrieval_k)
+
+    return {"query2doc": make_query2doc, "lamer": make_context, "csqe": make_context}.get(method, make)
+
+
+def _register_querygym() -> None:
+    from .querygym_live import CONTEXT_METHODS, METHODS
+
+    for method in METHODS:
+        reads = " (reads the top retrieval_k documents of first_stage over the task's corpus)" if method in CONTEXT_METHODS else ""
+        REWRITERS.register(f"qg:{method}", f"QueryGym {method} through QueryGym itself (extra `querygym`), any OpenAI-compatible "
+                           f"endpoint{reads}", operational=("concurrency", "max_retries"))(_qg_live_factory(method))
+
+
+_register_querygym()

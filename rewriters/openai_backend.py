@@ -37,7 +37,7 @@ WAKE_S = 0.2  # the main thread's longest uninterrupted wait
 
 # USD per 1M tokens (prompt, completion), from OpenAI's pricing page (openai.com/api/pricing) as
 # listed in 2025; the results file records tokens too, so costs can be recomputed.
-PRICES = {"gpt-4o": (2.50, 10.00), "gpt-4o-mini": (0.15, 0.60)}
+PRICES = {"gpt-4o": (2.50, 10.00), "gpt-4o-mini": (0.15, 0.60), "gpt-4.1": (2.00, 8.00)}
 
 
 OPENAI_URL = "https://api.openai.com/v1"

@@ -128,6 +128,8 @@ def test_every_reported_row_traces_to_its_source(paper_tables, shared_bright):
     n_checked = 0
     for metric, setting in (("ndcg@10", "standard"), ("recall@100", "standard"), ("recall@1000", "standard"), ("recall@1", "long")):
         for row in load_reported(metric=metric, setting=setting):
+            if row.source.startswith("QueryGym"):
+                continue  # traced to shared/querygym/published.tsv in test_querygym_reference.py
             if row.retriever.startswith("Anserini"):
                 for task, value in row.scores.items():
                     rec = next(a for a in anserini if a["task"] == task and a["model"] == ans_model[row.retriever])

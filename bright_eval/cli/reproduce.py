@@ -42,8 +42,10 @@ def _list_table(plans: list) -> Table:
         here = p.status
         here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{escape(here)}[/]"
         avg = published_average(p.row)
-        table.add_row(escape(p.row.id), "–" if avg is None else f"{avg:.1f}",
-                      f"{escape(p.rewriter)} + {escape(p.row.retriever)}\n[dim]{escape(p.row.cite)}[/]", f"{here}\n[dim]needs: {escape(needs)}[/]")
+        args = ",".join(f"{k}={v}" for k, v in sorted(p.row.rewriter_args.items()))
+        system = f"{p.rewriter}{f'({args})' if args else ''} + {p.row.retriever}"
+        table.add_row(escape(p.row.id), "–" if avg is None else f"{avg:.2f}",
+                      f"{escape(system)}\n[dim]{escape(p.row.cite)}[/]", f"{here}\n[dim]needs: {escape(needs)}[/]")
     return table
 
 
