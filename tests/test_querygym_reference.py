@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bright_eval.leaderboard import load_aliases, load_reported
 from bright_eval.reproduce import load_rows
+from bright_eval.scoreboard import load_aliases, load_reported
 
 SHARED_QG = Path(__file__).resolve().parent.parent.parent / "shared" / "querygym"
 AVERAGES = {"mugi": 34.46, "genqr_ensemble": 29.15, "genqr": 27.83, "csqe": 25.74, "lamer": 24.76, "query2doc-zs": 21.52,
