@@ -20,6 +20,9 @@ train_app = sub_app(help="Train query reasoners with GRPO (TongSearch-QR recipe)
 app.add_typer(train_app, name="train")
 
 
+RECIPES = ("ours", "released")
+
+
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
@@ -27,17 +30,25 @@ def _csv(value: str | None) -> tuple[str, ...]:
 @train_app.command()
 def prepare(
     out_dir: Path = typer.Option(Path("data/tsqr-train"), "--out", help="Folder for train.parquet, card.json, README.md."),
+    recipe: str = typer.Option("ours", "--recipe",
+        help="ours: curated answers with filters (default); released: TongSearch-QR's build_dataset.py rows from a raw "
+             "{question: answer | [answers]} JSON (--input), row for row."),
     input_file: OptPath = typer.Option(None, "--input",
-        help="Local JSONL in the stack-exchange-preferences schema (default: stream the HF dataset)."),
+        help="ours: local JSONL in the stack-exchange-preferences schema (default: stream the HF dataset); "
+             "released: the raw JSON file (required)."),
     sites: Optional[str] = typer.Option(None, "--sites", help="Comma-separated sites (default: the released nine)."),
     max_per_site: int = typer.Option(1200, "--max-per-site", min=1, help="Questions sampled per site (released: 1200)."),
     scan_limit: int = typer.Option(50_000, "--scan-limit", min=0, help="Rows read per site before sampling; 0 reads all."),
-    seed: int = typer.Option(2025, "--seed", help="Sampling seed (released sampler: 2025)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="ours: sampling seed (default 2025, the released sampler's); "
+                                        "released: shuffle seed (default 2024, build_dataset.py's)."),
     max_positives: int = typer.Option(3, "--max-positives", min=1),
     min_positive_score: int = typer.Option(1, "--min-positive-score", help="Lowest pm_score a positive may have."),
     max_negatives: int = typer.Option(3, "--max-negatives", min=0),
     negative_max_score: int = typer.Option(0, "--negative-max-score", help="Answers at or below this pm_score are negatives."),
-    max_question_chars: int = typer.Option(16_000, "--max-question-chars", min=1),
+    max_question_chars: int = typer.Option(16_000, "--max-question-chars", min=1,
+        help="Longer questions are dropped (released: --max-length, counted over the whole user turn)."),
+    drop_leaks: bool = typer.Option(False, "--drop-leaks", help="released: drop questions the leakage guard matches "
+                                    "(default: report them and keep the rows identical to the released builder's)."),
     keep_images: bool = typer.Option(False, "--keep-images", help="Keep questions and answers that show images."),
     think: bool = typer.Option(False, "--think", help="Think mode: system prompt asking for <think>/<answer>."),
     guard_tasks: str = typer.Option("all", "--guard-tasks", help="BRIGHT tasks whose queries may not be trained on."),
@@ -59,6 +70,25 @@ def prepare(
     check_writable_dir(out_dir, "--out")
     if fmt == "json":
         progress_mod.set_enabled(False)
+    if recipe not in RECIPES:
+        raise BrightEvalError(f"--recipe must be one of {', '.join(RECIPES)}, got '{recipe}'")
+    if recipe == "released":
+        ours_only = {"--sites": sites is not None, "--max-per-site": max_per_site != 1200, "--scan-limit": scan_limit != 50_000,
+                     "--max-positives": max_positives != 3, "--min-positive-score": min_positive_score != 1,
+                     "--max-negatives": max_negatives != 3, "--negative-max-score": negative_max_score != 0,
+                     "--keep-images": keep_images, "--revision": revision is not None}
+        given = [k for k, v in ours_only.items() if v]
+        if given:
+            raise BrightEvalError(f"{', '.join(given)}: not part of --recipe released (build_dataset.py takes --use-think, "
+                                  "--max-length, --seed: here --think, --max-question-chars, --seed)")
+        if input_file is None:
+            raise BrightEvalError("--recipe released needs --input FILE: a raw JSON object {question: answer | [answers]} "
+                                  "(TongSearch-QR data_train/raw_data/*.json, or `bright-eval train distill` output)")
+        return _prepare_released(out_dir, input_file, seed, think, max_question_chars, guard_tasks, near_dup, drop_leaks,
+                                 data_dir, overwrite, fmt)
+    if drop_leaks:
+        raise BrightEvalError("--drop-leaks: only for --recipe released (ours always drops leaked questions)")
+    seed = 2025 if seed is None else seed
     cfg = PrepareConfig(sites=_csv(sites) or RELEASED_SITES, max_per_site=max_per_site, scan_limit=scan_limit, seed=seed,
                         max_positives=max_positives, min_positive_score=min_positive_score, max_negatives=max_negatives,
                         negative_max_score=negative_max_score, max_question_chars=max_question_chars,
@@ -79,6 +109,29 @@ def prepare(
     err.print(f"leakage guard: {lk['protected_queries']} BRIGHT queries; dropped {lk['dropped_exact']} exact + "
               f"{lk['dropped_near']} near-duplicate questions")
     err.print("dropped: " + (", ".join(f"{k} {v}" for k, v in card["dropped"].items()) or "none"))
+    err.print(("reused " if reused else "wrote ") + f"{out_dir}/train.parquet (card: {out_dir}/README.md)")
+
+
+def _prepare_released(out_dir: Path, input_file: Path, seed: int | None, think: bool, max_chars: int, guard_tasks: str,
+                      near_dup: float, drop_leaks: bool, data_dir, overwrite: bool, fmt: str) -> None:
+    from bright_eval.data import get_source
+    from bright_eval.training.released import ReleasedConfig, prepare_released
+
+    cfg = ReleasedConfig(think=think, max_length=max_chars, seed=2024 if seed is None else seed,
+                         guard_tasks=() if guard_tasks == "all" else _csv(guard_tasks), near_duplicate_threshold=near_dup,
+                         drop_leaks=drop_leaks)
+    card, reused = prepare_released(cfg, out_dir, input_file, get_source(data_dir), overwrite=overwrite)
+    lk = card["leakage"]
+    if fmt == "json":
+        keys = ("recipe", "n_questions", "n_input", "dropped", "leakage")
+        typer.echo(json.dumps({k: card[k] for k in keys} | {"out": str(out_dir), "reused": reused}))
+        return
+    err.print(f"released recipe: {card['n_questions']} of {card['n_input']} questions; dropped: "
+              + (", ".join(f"{k} {v}" for k, v in card["dropped"].items()) or "none"))
+    found = lk["found_exact"] + lk["found_near"]
+    if found and not lk["dropped"]:
+        err.print(f"[yellow]warning[/]: {found} questions match BRIGHT queries ({lk['found_exact']} exact, {lk['found_near']} near; "
+                  f"listed in {out_dir}/card.json); kept as the released builder keeps them, --drop-leaks removes them")
     err.print(("reused " if reused else "wrote ") + f"{out_dir}/train.parquet (card: {out_dir}/README.md)")
 
 
