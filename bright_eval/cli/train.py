@@ -12,7 +12,26 @@ from bright_eval import progress as progress_mod
 from bright_eval.errors import BrightEvalError
 
 from . import app, err, sub_app
-from .options import DataDir, Format, OptPath
+from .options import (
+    Backend,
+    BaseUrl,
+    BatchSize,
+    CacheDir,
+    Concurrency,
+    DataDir,
+    DecodingOpt,
+    Format,
+    MaxNewTokens,
+    MaxRetries,
+    OptPath,
+    Prompt,
+    Revision,
+    RewriterArgs,
+    Seed,
+    Temperature,
+    TensorParallel,
+    Think,
+)
 from .render import check_format, out
 
 train_app = sub_app(help="Train query reasoners with GRPO (TongSearch-QR recipe): prepare, grpo, reward-check, init-model.",
@@ -133,6 +152,73 @@ def _prepare_released(out_dir: Path, input_file: Path, seed: int | None, think: 
         err.print(f"[yellow]warning[/]: {found} questions match BRIGHT queries ({lk['found_exact']} exact, {lk['found_near']} near; "
                   f"listed in {out_dir}/card.json); kept as the released builder keeps them, --drop-leaks removes them")
     err.print(("reused " if reused else "wrote ") + f"{out_dir}/train.parquet (card: {out_dir}/README.md)")
+
+
+@train_app.command()
+def distill(
+    rewriter: str = typer.Option(..., "--rewriter", "-r", help="A model rewriter: openai:<model> (with --base-url), hf:<id|folder>, "
+                                 "smollm2-135m-instruct, ... (see `bright-eval rewriters`)."),
+    questions: Path = typer.Option(..., "--questions", help="JSON: the released sampler's [{instruction, input}], a list of "
+                                   "questions, or a raw {question: ...} object."),
+    out_file: Path = typer.Option(..., "--out", help="JSON to write: {question: reasoned text} (released raw V1 format); "
+                                  "<out>.card.json records the model, tokens, cost and what was left out."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    price_in: Optional[float] = typer.Option(None, "--price-in", min=0.0, help="USD per 1M prompt tokens (cost accounting for endpoints "
+                                             "without a built-in price)."),
+    price_out: Optional[float] = typer.Option(None, "--price-out", min=0.0, help="USD per 1M completion tokens."),
+    guard_tasks: str = typer.Option("all", "--guard-tasks", help="BRIGHT tasks whose queries are never sent nor written."),
+    near_dup: float = typer.Option(0.6, "--near-dup", min=0.05, max=1.0, help="Word 3-gram overlap that counts as a near duplicate."),
+    data_dir: OptPath = DataDir,
+    cache_dir: OptPath = CacheDir,
+    rewriter_args: Optional[str] = RewriterArgs,
+    think: bool = Think, prompt: str = Prompt, decoding: str = DecodingOpt, seed: Optional[int] = Seed,
+    backend: str = Backend, max_new_tokens: int = MaxNewTokens, temperature: float = Temperature, batch_size: int = BatchSize,
+    base_url: str = BaseUrl, concurrency: int = Concurrency, max_retries: int = MaxRetries,
+    tensor_parallel_size: int = TensorParallel, revision: str = Revision,
+    fmt: str = Format,
+) -> None:
+    """Pair questions with a reasoning model's text: the released raw V1 format, for `train prepare --recipe released`."""
+    from bright_eval.cache import ArtifactCache
+    from bright_eval.data import get_source
+    from bright_eval.io import check_writable_file
+    from bright_eval.rewriters import REWRITERS
+    from bright_eval.tasks import TASKS, parse_tasks
+    from bright_eval.training.distill import card_path, read_questions, write_distilled
+    from bright_eval.training.distill import distill as run_distill
+    from bright_eval.training.leakage import LeakageGuard, bright_queries
+
+    from .options import merge_args, rewriter_options
+
+    check_format(fmt)
+    check_writable_file(out_file, "--out")
+    if (price_in is None) != (price_out is None):
+        raise BrightEvalError("--price-in and --price-out go together (USD per 1M prompt / completion tokens)")
+    if fmt == "json":
+        progress_mod.set_enabled(False)
+    qs = read_questions(questions)[:limit]
+    source = get_source(data_dir)
+    guard = LeakageGuard(bright_queries(source, parse_tasks(guard_tasks) if guard_tasks != "all" else list(TASKS)), threshold=near_dup)
+    flags = rewriter_options(think=think, prompt=prompt, decoding=decoding, seed=seed, backend=backend, max_new_tokens=max_new_tokens,
+                             temperature=temperature, batch_size=batch_size, base_url=base_url, concurrency=concurrency,
+                             max_retries=max_retries, tensor_parallel_size=tensor_parallel_size, revision=revision)
+    rw = REWRITERS.create(rewriter, merge_args(rewriter_args, flags), cache=ArtifactCache(cache_dir), source=source)
+    if price_in is not None:
+        rw.prices = (price_in, price_out)
+    result = run_distill(rw, qs, guard)
+    card = write_distilled(out_file, result, rw, len(qs), str(questions), len(guard))
+    s = card["stats"]
+    if fmt == "json":
+        typer.echo(json.dumps({"out": str(out_file), "n_written": card["n_written"], "leaked": len(result.leaks),
+                               "empty": len(result.empty), "stats": s}))
+        return
+    err.print(f"{card['n_written']} of {len(qs)} questions -> {out_file} ({s['generated']} generated, {s['from_cache']} from cache"
+              + (f", {s['prompt_tokens']}+{s['completion_tokens']} tokens" if s["prompt_tokens"] else "")
+              + (f", ${s['cost_usd']:.4f}" if s["cost_usd"] else "") + f"); card: {card_path(out_file)}")
+    if result.leaks:
+        err.print(f"[yellow]left out[/] {len(result.leaks)} questions that are BRIGHT queries (leakage guard; listed in the card)")
+    if result.empty:
+        err.print(f"[yellow]left out[/] {len(result.empty)} questions whose completion was empty")
+    err.print(f"next: bright-eval train prepare --recipe released --input {out_file} --out DIR")
 
 
 @train_app.command()
