@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -203,9 +204,12 @@ def train(cfg: dict, config_path: Path | str = "config", analyzer=None) -> dict:
     trl = require("trl", "train", "GRPO training")
     from transformers.trainer_utils import get_last_checkpoint
 
+    from .launch import batch_arithmetic
     from .logs import make_callback, read_log
 
     out = Path(cfg["output_dir"])
+    # Before any model loads: accelerate sets WORLD_SIZE in every process it launches.
+    batch_arithmetic(cfg["grpo"], int(os.environ.get("WORLD_SIZE", "1")), str(config_path))
     args = grpo_args(cfg, config_path)
     model, tokenizer = _load_policy(cfg)
     dataset, data_stats = training_dataset(cfg, tokenizer)

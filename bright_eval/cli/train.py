@@ -236,6 +236,31 @@ def grpo(
     err.print(f"evaluate it with: bright-eval run --rewriter hf:{final}")
 
 
+@train_app.command("plan")
+def plan(
+    config: str = typer.Option(..., "--config", "-c", help="YAML file, or a shipped config: tsqr-1.5b, tsqr-7b."),
+    gpus: int = typer.Option(..., "--gpus", help="GPUs on the machine."),
+    rollout_gpus: Optional[int] = typer.Option(None, "--rollout-gpus", min=1,
+        help="GPUs serving rollouts with `trl vllm-serve` (default: the fewest that keep the batch workable)."),
+    scale_batch: bool = typer.Option(False, "--scale-batch", help="Keep the per-device batch and accumulation and let the effective "
+                                     "batch grow with the GPUs (default: keep the released 12 questions x 16 generations per step)."),
+    gpu_memory: float = typer.Option(80.0, "--gpu-memory", min=1.0, help="GiB per GPU (80: A100/H100)."),
+    params_b: Optional[float] = typer.Option(None, "--params-b", min=0.001, help="Model size in billions of parameters, for a model "
+                                             "whose size the plan cannot read."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config field first, e.g. --set model=PATH."),
+    fmt: str = Format,
+) -> None:
+    """Print the exact launch commands for a GPU machine: rollout and training GPUs, batch, memory per GPU."""
+    from bright_eval.training.grpo import load_config
+    from bright_eval.training.launch import make_plan, render_plan
+
+    check_format(fmt)
+    cfg, _ = load_config(config, overrides or [])
+    p = make_plan(cfg, config, gpus, rollout_gpus=rollout_gpus, keep_batch=not scale_batch, gpu_memory_gib=gpu_memory,
+                  params=int(params_b * 1e9) if params_b else None)
+    typer.echo(json.dumps(p.to_dict()) if fmt == "json" else render_plan(p))
+
+
 @train_app.command("reward-check")
 def reward_check(
     data: Path = typer.Option(..., "--data", help="A prepared training set (train prepare --out)."),
