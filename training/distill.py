@@ -39,7 +39,7 @@ def read_questions(path: Path) -> list[tuple[str, str]]:
         obj = json.loads(read_text(path, "a questions file (JSON)"))
     except json.JSONDecodeError as exc:
         raise BrightEvalError(f"--questions {path}: not valid JSON ({exc.msg} at line {exc.lineno}); expected the sampler's "
-                              "[{instruction, input}], a list of question strings, or a raw {question: ...} object") from None
+                              "list of {instruction, input}, a list of question strings, or a raw {question: ...} object") from None
     items = list(obj) if isinstance(obj, dict) else obj
     if not isinstance(items, list):
         raise BrightEvalError(f"--questions {path}: expected a JSON list or object at the top level, got {type(obj).__name__}")

@@ -62,7 +62,7 @@ def bare_question(key: str) -> str:
 def read_raw(path: Path) -> dict:
     """The raw `{question: answer | [answers]}` object. A repeated key keeps its last answer, as
     json.load does in the released builder (:103), with a warning instead of silence."""
-    text = read_text(path, "a released raw data file ({question: answer | [answers]})")
+    text = read_text(path, "a released raw data file ({question: answer or list of answers})")
     repeated: list[str] = []
 
     def pairs(items):
@@ -77,10 +77,10 @@ def read_raw(path: Path) -> dict:
         obj = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise BrightEvalError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-                              "expected the released raw format {question: answer | [answers]}") from None
+                              "expected the released raw format {question: answer or list of answers}") from None
     if not isinstance(obj, dict):
         hint = " (a list: the sampler's output? pair its questions with answers, e.g. `bright-eval train distill`)" if isinstance(obj, list) else ""
-        raise BrightEvalError(f"{path}: expected a JSON object {{question: answer | [answers]}} at the top level, "
+        raise BrightEvalError(f"{path}: expected a JSON object {{question: answer or list of answers}} at the top level, "
                               f"got {type(obj).__name__}{hint}")
     for key, value in obj.items():
         answers = value if isinstance(value, list) else [value]
@@ -151,7 +151,7 @@ def prepare_released(cfg: ReleasedConfig, out: Path, input_path: Path, bright_so
     out = Path(out)
     input_path = Path(input_path)
     if not input_path.is_file():
-        raise BrightEvalError(f"--input {input_path}: file not found (the released raw format {{question: answer | [answers]}})")
+        raise BrightEvalError(f"--input {input_path}: file not found (the released raw format {{question: answer or list of answers}})")
     source = f"local:{input_path.resolve()}"
     fp = fingerprint_of({"recipe": "released", "config": cfg.to_dict(), "source": source,
                          "input_sha256": hashlib.sha256(input_path.read_bytes()).hexdigest()})

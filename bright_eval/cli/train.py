@@ -51,7 +51,7 @@ def prepare(
     out_dir: Path = typer.Option(Path("data/tsqr-train"), "--out", help="Folder for train.parquet, card.json, README.md."),
     recipe: str = typer.Option("ours", "--recipe",
         help="ours: curated answers with filters (default); released: TongSearch-QR's build_dataset.py rows from a raw "
-             "{question: answer | [answers]} JSON (--input), row for row."),
+             "{question: answer or list of answers} JSON (--input), row for row."),
     input_file: OptPath = typer.Option(None, "--input",
         help="ours: local JSONL in the stack-exchange-preferences schema (default: stream the HF dataset); "
              "released: the raw JSON file (required)."),
@@ -101,7 +101,7 @@ def prepare(
             raise BrightEvalError(f"{', '.join(given)}: not part of --recipe released (build_dataset.py takes --use-think, "
                                   "--max-length, --seed: here --think, --max-question-chars, --seed)")
         if input_file is None:
-            raise BrightEvalError("--recipe released needs --input FILE: a raw JSON object {question: answer | [answers]} "
+            raise BrightEvalError("--recipe released needs --input FILE: a raw JSON object {question: answer or list of answers} "
                                   "(TongSearch-QR data_train/raw_data/*.json, or `bright-eval train distill` output)")
         return _prepare_released(out_dir, input_file, seed, think, max_question_chars, guard_tasks, near_dup, drop_leaks,
                                  data_dir, overwrite, fmt)
@@ -158,7 +158,7 @@ def _prepare_released(out_dir: Path, input_file: Path, seed: int | None, think: 
 def distill(
     rewriter: str = typer.Option(..., "--rewriter", "-r", help="A model rewriter: openai:<model> (with --base-url), hf:<id|folder>, "
                                  "smollm2-135m-instruct, ... (see `bright-eval rewriters`)."),
-    questions: Path = typer.Option(..., "--questions", help="JSON: the released sampler's [{instruction, input}], a list of "
+    questions: Path = typer.Option(..., "--questions", help="JSON: the released sampler's list of {instruction, input}, a list of "
                                    "questions, or a raw {question: ...} object."),
     out_file: Path = typer.Option(..., "--out", help="JSON to write: {question: reasoned text} (released raw V1 format); "
                                   "<out>.card.json records the model, tokens, cost and what was left out."),
