@@ -10,6 +10,8 @@
    optimiser and reward kind) on the random 1.5B model, rollouts by transformers (no vLLM), the
    embedding reward from a random BGE-base-shaped scorer; TRL from a carried wheel.
 
+4. training, small: 3 GRPO steps of a tiny random Qwen2 in bf16 on the GPU (the tiny-cpu recipe on CUDA).
+
 --smoke runs the same steps on CPU with tiny shapes, to check the script end to end anywhere.
 Random weights measure speed only; no figure here is a quality figure.
 """
@@ -138,6 +140,23 @@ def bench_grpo(cfg: dict, model: Path, data: Path, scorer: Path, work: Path) -> 
             "log": [{k: h[k] for k in keep if k in h} for h in steps[-3:]]}
 
 
+def bench_grpo_tiny(data: Path, work: Path, smoke: bool) -> dict:
+    """A few GRPO steps of a tiny random Qwen2 in bf16 on the GPU: the tiny-cpu recipe (BM25 reward)
+    moved to CUDA, so the device path of training is checked in seconds, apart from the model's size."""
+    tiny, out = work / "policy-qwen2-tiny", work / "grpo-tiny-out"
+    if not (tiny / "config.json").exists():
+        cli("train", "init-model", "--arch", "qwen2-tiny", "--tokenizer-data", str(data), "--out", str(tiny), "--vocab-size", "600")
+    device = ["grpo.use_cpu=true", "grpo.bf16=false"] if smoke else ["grpo.use_cpu=false", "grpo.bf16=true", "dtype=bfloat16"]
+    sets = [f"model={tiny}", f"data={data}", f"output_dir={out}", "resume=false", "grpo.max_steps=3", "grpo.save_steps=1000", *device]
+    t0 = time.perf_counter()
+    cli("train", "grpo", "--config", "tiny-cpu", *[a for s in sets for a in ("--set", s)])
+    wall = time.perf_counter() - t0
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    steps = [r for r in log if "reward" in r]
+    return {"steps": len(steps), "seconds_total": round(wall, 1), "overrides": sets[3:],
+            "log": [{k: r[k] for k in ("step", "step_time", "reward", "loss", "grad_norm") if k in r} for r in steps[-3:]]}
+
+
 def _sync(device: str) -> None:
     if device == "cuda":
         import torch
@@ -150,7 +169,7 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="tiny shapes on CPU: checks the script, measures nothing useful")
     ap.add_argument("--work", default="/tmp/bright-eval-gpu-check")
     ap.add_argument("--out", default="results/benchmarks/gpu_check.json")
-    ap.add_argument("--only", default="rewrite,encode,grpo")
+    ap.add_argument("--only", default="rewrite,encode,grpo-tiny,grpo")
     args = ap.parse_args()
     import torch
 
@@ -183,6 +202,9 @@ def main() -> None:
     if "encode" in steps:
         report["figures"]["encode_bge_large_shape"] = bench_encode(cfg, bge, device, texts, work)
         print("encode", report["figures"]["encode_bge_large_shape"], flush=True)
+    if "grpo-tiny" in steps:
+        report["figures"]["grpo_tiny_bf16"] = bench_grpo_tiny(data, work, args.smoke)
+        print("grpo-tiny", report["figures"]["grpo_tiny_bf16"], flush=True)
     if "grpo" in steps:
         scorer = random_bert(work / "bge-base-shape", cfg["scorer_bert"], texts)
         report["figures"]["grpo_tsqr_1.5b_shape"] = bench_grpo(cfg, policy, data, scorer, work)

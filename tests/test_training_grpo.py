@@ -118,3 +118,39 @@ def test_resumed_run_drops_the_log_lines_after_its_checkpoint(tmp_path):
     assert [r["step"] for r in read_log(jsonl)] == list(range(1, 21))
     callback.on_log(None, SimpleNamespace(global_step=21, is_world_process_zero=True), None, logs={"reward": 0.5})
     assert [r["step"] for r in read_log(jsonl)] == list(range(1, 22))
+
+
+def test_held_out_ndcg_is_logged_beside_the_reward_and_drawn(tmp_path, shared_bright, tiny_bright):
+    from bright_eval.data import LocalSource
+    from bright_eval.training.data import PrepareConfig, load_train_rows, prepare
+    from bright_eval.training.grpo import train
+    from bright_eval.training.logs import read_log
+    from bright_eval.training.models import random_model, train_tokenizer
+
+    data, model, out = tmp_path / "data", tmp_path / "tiny", tmp_path / "run"
+    prepare(PrepareConfig(sites=("biology", "math", "stackoverflow")), data, LocalSource(shared_bright), input_path=FIXTURE)
+    rows = load_train_rows(data)
+    random_model("qwen2-tiny", model, train_tokenizer([t for r in rows for t in [r["question"], *r["positives"]]], 600))
+    cfg, path = load_config("tiny-cpu", [f"model={model}", f"data={data}", f"output_dir={out}", "grpo.max_steps=2",
+                                         "grpo.max_completion_length=8",
+                                         f"eval={{data: {tiny_bright}, tasks: [biology], every: 2, max_queries: 3, max_new_tokens: 6}}"])
+    record = train(cfg, path)
+    log = read_log(out / "train_log.jsonl")
+    evals = [r for r in log if "eval/ndcg@10" in r]
+    assert [r["step"] for r in evals] == [0, 2]  # before training and every 2 steps
+    assert all(0 <= r["eval/ndcg@10"] <= 100 and r["eval/ndcg@10"] == r["eval/ndcg@10/biology"] and r["eval/seconds"] > 0 for r in evals)
+    assert [r["step"] for r in log if "reward" in r] == [1, 2] and record["steps"] == 2
+    assert (out / "train_curve.png").stat().st_size > 1000
+
+
+def test_eval_block_errors_name_the_field(tmp_path):
+    from bright_eval.training.evaluate import EvalConfig, HeldOut
+
+    with pytest.raises(BrightEvalError, match=r"c.yaml: field 'eval' must be a mapping with 'data'"):
+        EvalConfig.from_block({"tasks": ["biology"]}, "c.yaml")
+    with pytest.raises(BrightEvalError, match=r"c.yaml: eval.evry is not an eval field"):
+        EvalConfig.from_block({"data": "d", "evry": 3}, "c.yaml")
+    with pytest.raises(BrightEvalError, match=r"c.yaml: eval.every must be a positive integer, got 0"):
+        EvalConfig.from_block({"data": "d", "every": 0}, "c.yaml")
+    with pytest.raises(BrightEvalError, match=r"eval.data .*missing: not a folder"):
+        HeldOut(EvalConfig(data=str(tmp_path / "missing")))

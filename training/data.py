@@ -330,6 +330,10 @@ def load_train_rows(data_dir: Path) -> list[dict]:
     import pandas as pd
 
     df = pd.read_parquet(path)
+    if "answer" in df.columns and "positives" not in df.columns:  # rows of the released builder (`--recipe released`)
+        from .released import rows_for_training
+
+        return rows_for_training(json.loads(df.to_json(orient="records")), str(path))
     for col in ("question", "prompt", "positives"):
         if col not in df.columns:
             raise BrightEvalError(f"{path}: missing column '{col}' (expected the output of `bright-eval train prepare`)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 TOP_KEYS = {"model": None, "data": None, "output_dir": None, "seed": 42, "max_prompt_length": None,
             "max_train_questions": None, "reward": {}, "scorer": {"kind": "embedding"}, "lora": None, "grpo": {},
-            "resume": True, "dtype": "auto"}
+            "resume": True, "dtype": "auto", "eval": None}
 REQUIRED = ("model", "data", "output_dir")
 
 
@@ -203,18 +204,29 @@ def train(cfg: dict, config_path: Path | str = "config", analyzer=None) -> dict:
     trl = require("trl", "train", "GRPO training")
     from transformers.trainer_utils import get_last_checkpoint
 
+    from .launch import batch_arithmetic
     from .logs import make_callback, read_log
 
     out = Path(cfg["output_dir"])
+    # Before any model loads: accelerate sets WORLD_SIZE in every process it launches.
+    batch_arithmetic(cfg["grpo"], int(os.environ.get("WORLD_SIZE", "1")), str(config_path))
     args = grpo_args(cfg, config_path)
     model, tokenizer = _load_policy(cfg)
     dataset, data_stats = training_dataset(cfg, tokenizer)
     reward = build_reward(cfg, dataset, tokenizer, args.max_completion_length, analyzer=analyzer)
     card_path = Path(cfg["data"]) / "card.json"
     data_card = read_json(card_path) if card_path.exists() else {}
-    callback = make_callback(out / "train_log.jsonl", out / "train_curve.png", title=f"{Path(str(cfg['model'])).name} · {reward.__name__}")
+    callbacks = []
+    if cfg.get("eval"):
+        from .evaluate import EvalConfig, HeldOut, make_eval_callback
+
+        think = bool(dataset[0]["think"]) if len(dataset) else False
+        callbacks.append(make_eval_callback(HeldOut(EvalConfig.from_block(cfg["eval"], str(config_path)), think), tokenizer,
+                                            out / "train_log.jsonl"))
+    # The log callback comes last: it draws the curve at the end, after the last evaluation is logged.
+    callbacks.append(make_callback(out / "train_log.jsonl", out / "train_curve.png", title=f"{Path(str(cfg['model'])).name} · {reward.__name__}"))
     trainer = trl.GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=dataset,
-                              processing_class=tokenizer, peft_config=_peft_config(cfg), callbacks=[callback])
+                              processing_class=tokenizer, peft_config=_peft_config(cfg), callbacks=callbacks)
     last = get_last_checkpoint(str(out)) if cfg.get("resume", True) and out.is_dir() else None
     _check_resume(out, cfg, last, trainer.accelerator.is_main_process)
     if last:
@@ -247,7 +259,7 @@ def train(cfg: dict, config_path: Path | str = "config", analyzer=None) -> dict:
 
 
 # Fields that may change between a run and its resumption without changing what is being trained.
-_RESUMABLE = ("resume",)
+_RESUMABLE = ("resume", "eval")
 _RESUMABLE_GRPO = ("max_steps", "save_steps", "save_total_limit", "logging_steps", "report_to")
 
 

@@ -15,6 +15,9 @@ CURVES = (("reward", "reward_std", "reward (mean ± std over completions)"), ("k
           ("completions/mean_length", None, "completion length (tokens)"), ("reward/gain_pos", None, "score gain on positives"))
 
 
+EVAL_KEY = "eval/ndcg@10"  # written by training/evaluate.py's callback, one line per evaluation
+
+
 def read_log(path: Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
@@ -47,11 +50,14 @@ def plot_curves(rows: list[dict], png: Path, title: str = "") -> bool:
         return False
     train = [r for r in rows if "reward" in r and "step" in r]
     panels = [c for c in CURVES if any(c[0] in r for r in train)]
+    evals = [r for r in rows if EVAL_KEY in r and "step" in r]
+    if evals:
+        panels.append((EVAL_KEY, None, "held-out nDCG@10 (BM25)"))
     if not panels:
         return False
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.3 * len(panels)), sharex=True, squeeze=False)
     for ax, (key, std_key, label) in zip(axes[:, 0], panels):
-        pts = [(r["step"], r[key], r.get(std_key, math.nan) if std_key else math.nan) for r in train if key in r]
+        pts = [(r["step"], r[key], r.get(std_key, math.nan) if std_key else math.nan) for r in (evals if key == EVAL_KEY else train) if key in r]
         xs, ys, sd = zip(*pts)
         ax.plot(xs, ys, marker="o", ms=3)
         if std_key and not all(math.isnan(s) for s in sd):
