@@ -187,7 +187,7 @@ def distill(
     from bright_eval.training.distill import distill as run_distill
     from bright_eval.training.leakage import LeakageGuard, bright_queries
 
-    from .options import merge_args, rewriter_options
+    from .options import component_args, rewriter_options
 
     check_format(fmt)
     check_writable_file(out_file, "--out")
@@ -201,7 +201,8 @@ def distill(
     flags = rewriter_options(think=think, prompt=prompt, decoding=decoding, seed=seed, backend=backend, max_new_tokens=max_new_tokens,
                              temperature=temperature, batch_size=batch_size, base_url=base_url, concurrency=concurrency,
                              max_retries=max_retries, tensor_parallel_size=tensor_parallel_size, revision=revision)
-    rw = REWRITERS.create(rewriter, merge_args(rewriter_args, flags), cache=ArtifactCache(cache_dir), source=source)
+    spec, args = component_args(rewriter, rewriter_args, "--rewriter-args", flags)
+    rw = REWRITERS.create(spec, args, cache=ArtifactCache(cache_dir), source=source)
     if price_in is not None:
         rw.prices = (price_in, price_out)
     result = run_distill(rw, qs, guard)
