@@ -73,3 +73,14 @@ def _isolate_cache(tmp_path, monkeypatch):
     # Tests never read or write the user's real cache.
     monkeypatch.setenv("BRIGHT_EVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("BRIGHT_EVAL_NO_PROGRESS", "1")
+
+
+@pytest.fixture(scope="session")
+def explore_runs(tiny_bright, tmp_path_factory) -> tuple[Path, Path]:
+    """(data dir, results dir): `matrix` results for the explorer's tests (tests/explore_fixture.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("explore_fixture", REPO / "tests" / "explore_fixture.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.build(tiny_bright, tmp_path_factory.mktemp("explore"))

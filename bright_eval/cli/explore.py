@@ -41,6 +41,7 @@ def explore(
     from bright_eval.explore.pages import Options, source_for
     from bright_eval.explore.site import build_site
     from bright_eval.explore.site import serve as serve_site
+    from bright_eval.explore.systems import find_systems
     from bright_eval.io import check_writable_dir, check_writable_file
     from bright_eval.results import load_results
     from bright_eval.scoring import METRICS
@@ -65,6 +66,8 @@ def explore(
     records = load_results(results_dir)
     if not records:
         raise BrightEvalError(f"no results files under {results_dir} (--results-dir); expected the JSON files `run`/`matrix` wrote")
+    only = [s.strip() for s in systems.split(",") if s.strip()] if systems else None
+    find_systems(records, baseline, only, settings, split_settings)  # bad --baseline / --systems fail before any work
     sources = {str(r.data.get("source")) for r in records if r.data.get("source")}
     named = sorted(sources)[0] if sources else None
     if len(sources) > 1 and not data_dir:
@@ -74,7 +77,6 @@ def explore(
     if source is None:
         err.print(f"[yellow]warning[/]: {note}: no gold marks, reasoning notes or document texts", highlight=False, soft_wrap=True)
     opts = Options(baseline=baseline, metric=metric, depth=depth, doc_chars=doc_chars, terms=not no_terms, report=report)
-    only = [s.strip() for s in systems.split(",") if s.strip()] if systems else None
     built = build_site(records, out, source, note, opts, only, settings, split_settings, single_file,
                        say=lambda s: err.print(s, highlight=False, soft_wrap=True))
     where = out if single_file else out / "index.html"

@@ -1,7 +1,7 @@
 // bright-eval explorer: plain JavaScript, no dependencies. Three views on one page, chosen by the URL's
 // hash (#/, #/task/<task>?a=&b=&c=&m=&f=&s=, #/query/<task>/<qid>?show=), so links and the back button work
 // from file://. Task and query data are loaded on demand: from inert JSON blocks in a single-file site,
-// else by adding a <script src="data/..."> that calls BE.put (file:// allows scripts, not fetch()).
+// else by adding a script element for data/... that calls BE.put (file:// allows scripts, not fetch()).
 "use strict";
 
 window.BE = (function () {
@@ -325,8 +325,8 @@ window.BE = (function () {
             h("span", { cls: "doc" }, d), h("span", { cls: "score" }, fix(r[1], 3)),
             isEx ? h("div", { cls: "via" }, "excluded id: not counted") : null,
             vias.length ? h("div", { cls: "via" }, (SYS[k].first_stage ? "first stage: " : "fused from: ") + vias.join(", ")) : null,
-            t ? h("div", { cls: "terms" }, "BM25 terms: ", t.map(function (p) { return h("span", null, h("b", null, p[0] === null ? "+" + p[2] + " more" : p[0]), " " + p[1].toFixed(2) + " "); })) : null,
-            Q.docs[d] ? h("details", null, h("summary", null, "text"), h("p", { cls: "dtext" }, docText(Q.docs[d]))) : null);
+            t ? h("div", { cls: "terms" }, SYS[k].first_stage ? "first-stage BM25 terms: " : "BM25 terms: ", t.map(function (p) { return h("span", null, h("b", null, p[0] === null ? "+" + p[2] + " more" : p[0]), " " + p[1].toFixed(2) + " "); })) : null,
+            Q.docs[d] ? h("details", { open: isGold }, h("summary", null, "text"), h("p", { cls: "dtext" }, docText(Q.docs[d]))) : null);
         })));
     })));
     const goldNotShown = Q.gold.filter(function (g) { return Q.docs[g] && !shown.some(function (k) { return (Q.rankings[k] || []).some(function (r) { return r[0] === g; }); }); });
