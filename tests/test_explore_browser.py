@@ -155,3 +155,32 @@ def test_single_file_opens_a_query(site, driver, tmp_path):
     assert css(driver, "#rankings li[data-gold='1']"), "gold documents are marked"
     assert css(driver, "#rankings mark"), "matched BM25 terms are highlighted in the gold documents' texts"
     assert errors(driver) == []
+
+
+def test_report_links_open_the_explorer_on_their_systems(site, driver, tmp_path):
+    import re
+
+    data, results, out = site
+    argv = sys.argv
+    sys.argv = ["bright-eval", "report", "--results-dir", str(results), "--out", str(tmp_path / "rep"), "--rounds", "100",
+                "--explorer", (out / "index.html").as_uri()]
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code
+    finally:
+        sys.argv = argv
+    html = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    links = re.findall(r"<a href='([^']+#/query/[^']+)'>", html)
+    assert links, "report.html links its wins and losses to the explorer"
+    import html as h
+
+    url = h.unescape(links[0])
+    driver.get(url)
+    browser.wait_for(driver, "#rankings")
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    params = parse_qs(urlsplit(url).fragment.split("?", 1)[1])
+    heads = [e.text.split("\n")[0] for e in css(driver, "#rankings > div > h3")]
+    assert heads == [unquote(params["a"][0]), unquote(params["b"][0])]
+    assert errors(driver) == []

@@ -84,6 +84,11 @@ window.BE = (function () {
     crumbs.textContent = "";
     parts.forEach(function (p, i) { add(crumbs, [i ? " › " : "", p[1] ? h("a", { href: p[1] }, p[0]) : p[0]]); });
   }
+  function keyOf(x) {   // a system key, or a label ('rewriter + retriever') as report links give it
+    if (SYS[x]) return x;
+    const s = OV.systems.find(function (y) { return y.label === x; });
+    return s ? s.key : null;
+  }
   function taskSystems(task) { return OV.systems.filter(function (s) { return s.tasks.indexOf(task) >= 0; }); }
 
   // -- rank contrasts (also in tests/test_explore.py, which checks the page against it) -----------------
@@ -135,8 +140,8 @@ window.BE = (function () {
   function renderTask(task, params) {
     return BE.need("task/" + task, OV.task_files[task]).then(function (T) {
       const systems = taskSystems(task);
-      const a = SYS[params.get("a")] ? params.get("a") : (systems[0] || {}).key;
-      const b = SYS[params.get("b")] ? params.get("b") : (systems[1] || systems[0] || {}).key;
+      const a = keyOf(params.get("a")) || (systems[0] || {}).key;
+      const b = keyOf(params.get("b")) || (systems[1] || systems[0] || {}).key;
       const c = params.get("c") || "delta", m = params.get("m") || OV.metric, f = params.get("f") || "all";
       const s = (params.get("s") || "").toLowerCase(), order = params.get("o") || "";
       const mi = Math.max(0, METRICS.indexOf(m));
@@ -242,9 +247,10 @@ window.BE = (function () {
 
   function drawQuery(task, qid, i, T, Q, params) {
     const systems = taskSystems(task);
-    let shown = (params.get("show") || "").split(",").filter(function (k) { return SYS[k] && T.systems[k]; });
+    let shown = (params.get("show") || "").split(",").map(keyOf).filter(function (k) { return k && T.systems[k]; });
+    const keep = { a: keyOf(params.get("a")), b: keyOf(params.get("b")) };
+    if (!shown.length) shown = [keep.a, keep.b].filter(function (k, j, all) { return k && T.systems[k] && all.indexOf(k) === j; });
     if (!shown.length) shown = systems.slice(0, 2).map(function (s) { return s.key; });
-    const keep = { a: params.get("a"), b: params.get("b") };
     const view = views.query;
     view.textContent = "";
     setCrumbs([["overview", "#/"], [task, link(["task", task], keep)], ["query " + qid, null]]);
