@@ -246,9 +246,17 @@ def _sig(p: float, alpha: float) -> str:
     return "*" if p == p and p < alpha else ""
 
 
+def explorer_link(explorer: str, page: list[str], a: str, b: str) -> str:
+    """A link into `bright-eval explore`'s site: page ['task', t] or ['query', t, qid], systems A and B by label."""
+    from urllib.parse import quote, urlencode
+
+    return f"{explorer}#/" + "/".join(quote(p, safe="") for p in page) + "?" + urlencode({"a": a, "b": b}, quote_via=quote)
+
+
 def _blocks(report: dict, fig_names: list[str]) -> list[tuple]:
-    """The report as blocks (heading / para / table / figure / query), rendered to Markdown or HTML."""
+    """The report as blocks (heading / para / table / figure / query / link), rendered to Markdown or HTML."""
     s = report["settings"]
+    explorer = report.get("explorer")
     pct = int(100 * s["level"])
     b: list[tuple] = [("h1", f"Ablation report: {s['metric']}")]
     base = report["baseline"]
@@ -276,6 +284,10 @@ def _blocks(report: dict, fig_names: list[str]) -> list[tuple]:
                  _p(r["p_rand"]), _p(r["p_rand_holm"]) + _sig(r["p_rand_holm"], s["alpha"]), f"{r['wins']}/{r['ties']}/{r['losses']}"]
                 for r in c["per_task"]]
         b.append(("table", ["task", "n", "baseline", "system", "Δ", f"{pct}% CI", "p t", "p t Holm", "p rand", "p rand Holm", "W/T/L"], rows))
+        if explorer:
+            base = f"{c['baseline']['rewriter']} + {c['baseline']['retriever']}"
+            b.append(("links", "query by query in the explorer:",
+                      [(r["task"], explorer_link(explorer, ["task", r["task"]], base, _label(c))) for r in c["per_task"]]))
     b.append(("h2", "Figures"))
     captions = {"per_task_delta.png": "Per-task Δ with bootstrap CIs.",
                 "gain_vs_length.png": "Per-query Δ against the length of the system's rewrite (words), with quintile means."}
@@ -288,6 +300,10 @@ def _blocks(report: dict, fig_names: list[str]) -> list[tuple]:
             b.append(("p", "No query changed."))
         for q in c["examples"]:
             b.append(("query", q["kind"], q))
+            if explorer:
+                base = f"{c['baseline']['rewriter']} + {c['baseline']['retriever']}"
+                url = explorer_link(explorer, ["query", q["task"], q["qid"]], base, _label(c))
+                b.append(("links", "", [("open this query in the explorer", url)]))
     return b
 
 
@@ -309,6 +325,8 @@ def to_markdown(blocks: list[tuple], fig_dir: str) -> str:
             out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in blk[2]]
         elif kind == "figure":
             out.append(f"![{blk[2]}]({fig_dir}/{blk[1]})")
+        elif kind == "links":
+            out.append(" ".join([blk[1]] * bool(blk[1]) + [f"[{text}](<{url}>)" for text, url in blk[2]]))
         elif kind == "query":
             q = blk[2]
             out.append(f"**{blk[1]}** {q['task']}/{q['qid']}: Δ {100 * q['delta']:+.1f} ({100 * q['baseline']:.1f} → {100 * q['system']:.1f}), "
@@ -337,6 +355,8 @@ def to_html(blocks: list[tuple], images: dict[str, bytes], title: str) -> str:
             parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in blk[1]) + "</tr>")
             parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in blk[2]]
             parts.append("</table>")
+        elif kind == "links":
+            parts.append("<p>" + e(blk[1]) + " " + " · ".join(f"<a href='{e(url)}'>{e(text)}</a>" for text, url in blk[2]) + "</p>")
         elif kind == "figure":
             data = base64.b64encode(images[blk[1]]).decode("ascii")
             parts.append(f"<figure><img alt='{e(blk[2])}' src='data:image/png;base64,{data}'><figcaption>{e(blk[2])}</figcaption></figure>")

@@ -103,3 +103,12 @@ def cli_env(tmp_path, tiny_bright, monkeypatch, capsys):
         return code, out, err
 
     return data, run
+@pytest.fixture(scope="session")
+def explore_runs(tiny_bright, tmp_path_factory) -> tuple[Path, Path]:
+    """(data dir, results dir): `matrix` results for the explorer's tests (tests/explore_fixture.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("explore_fixture", REPO / "tests" / "explore_fixture.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.build(tiny_bright, tmp_path_factory.mktemp("explore"))

@@ -20,7 +20,7 @@ HEAVY = ("numpy", "pandas", "torch", "transformers", "datasets", "pyarrow", "pyd
          "importlib.metadata", "bright_eval.data", "bright_eval.cache", "bright_eval.retrievers", "bright_eval.rewriters")
 
 COMMANDS = {"retrievers", "tasks", "leaderboard", "matrix", "report", "reproduce", "rerankers", "rewriters", "rewrite", "run",
-            "evaluate", "data", "train"}
+            "evaluate", "data", "train", "explore"}
 
 # Runs argv through `main()` in a fresh interpreter and reports what got imported, as JSON on stderr.
 PROBE = """

@@ -40,6 +40,8 @@ def report(
         help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
     split_settings: bool = typer.Option(False, "--split-settings", help="Show results made with different settings as separate rows."),
     fmt: str = typer.Option("table", "--format", help="table (summary on screen) or json (the report object on stdout)."),
+    explorer: Optional[str] = typer.Option(None, "--explorer",
+        help="Link tasks and queries to `bright-eval explore`'s site: its index.html (relative to --out, or a URL)."),
 ) -> None:
     """Per-task deltas, paired significance (t-test, randomization, Holm), CIs, W/T/L, plots, wins and losses."""
     from bright_eval.ablation_report import Settings, build_report, write_report
@@ -55,6 +57,8 @@ def report(
     settings = Settings(metric=metric, rounds=rounds, seed=seed, level=level, alpha=alpha, top_n=top_n)
     rep = build_report(results_dir, baseline, baseline_retriever, _names(rewriters), _names(retrievers), settings,
                        results_settings, split_settings, ablation)
+    if explorer:
+        rep["explorer"] = explorer
     paths = write_report(rep, out_dir, html_too=not no_html)
     if fmt == "json":
         typer.echo(json.dumps(rep))
