@@ -12,6 +12,7 @@ The answer-retrieval proxy (`bright_eval.proxy`) is named as such however it is 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -33,8 +34,14 @@ class Counts:
     long_documents: tuple[int, ...] = ()
 
 
+@functools.cache
 def published_counts() -> dict[str, Counts]:
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        from .errors import require
+
+        tomllib = require("tomli", "core", "reading BRIGHT's published counts on Python 3.10")
 
     text = (resources.files("bright_eval") / "reference" / "bright_counts.toml").read_text(encoding="utf-8")
     return {task: Counts(rec["queries"], tuple(rec["documents"]), tuple(rec.get("long_documents", ())))

@@ -28,10 +28,16 @@ log = logging.getLogger(__name__)
 SHORT = {"biology": "Bio.", "earth_science": "Earth.", "economics": "Econ.", "psychology": "Psy.", "robotics": "Rob.",
          "stackoverflow": "Stack.", "sustainable_living": "Sus.", "leetcode": "Leet.", "pony": "Pony", "aops": "AoPS",
          "theoremqa_questions": "TheoQ.", "theoremqa_theorems": "TheoT."}
-# Documents per task in BRIGHT (HF dataset card): a measured row on another corpus is not comparable.
-BRIGHT_DOCS = {"biology": 57359, "earth_science": 121249, "economics": 50220, "psychology": 52835, "robotics": 61961,
-               "stackoverflow": 107081, "sustainable_living": 60792, "leetcode": 413932, "pony": 7894, "aops": 188177,
-               "theoremqa_questions": 188177, "theoremqa_theorems": 23839}
+
+
+def bright_sizes(task: str, long_documents: bool) -> tuple[int, ...]:
+    """BRIGHT's published corpus sizes for a task (bright_eval/reference/bright_counts.toml, the one
+    place they live): a measured row on a corpus of another size is not comparable with papers."""
+    from .bright_identity import published_counts
+
+    counts = published_counts().get(task)
+    return () if counts is None else (counts.long_documents if long_documents else counts.documents)
+
 FORMATS = ("table", "markdown", "csv", "latex", "json")
 
 
@@ -116,7 +122,8 @@ def measured_rows(results_dir: Path | str, metric: str = HEADLINE, tasks: list[s
                 row.fell_back.append(task)
             sources.add(str(rec.data.get("source", "?")))
             n_docs = rec.data.get("n_docs")
-            if task in BRIGHT_DOCS and n_docs is not None and n_docs != BRIGHT_DOCS[task]:
+            sizes = bright_sizes(task, bool(rec.settings.get("long_documents")) if isinstance(rec.settings, dict) else False)
+            if sizes and n_docs is not None and n_docs not in sizes:
                 row.comparable = False
         if not row.scores:
             continue

@@ -18,7 +18,7 @@ from bright_eval.experiment import build_request
 from bright_eval.plan import make_plan
 from bright_eval.results import SCHEMA
 from bright_eval.retrievers import RETRIEVERS
-from bright_eval.scoreboard import BRIGHT_DOCS, Row, build, is_twin, load_aliases, load_reported, render, to_csv, to_latex, to_markdown
+from bright_eval.scoreboard import Row, bright_sizes, build, is_twin, load_aliases, load_reported, render, to_csv, to_latex, to_markdown
 from bright_eval.tasks import TASKS
 
 
@@ -100,10 +100,10 @@ def test_measured_minus_reported_twin(tmp_path):
     for task, v in (("biology", 0.2), ("economics", 0.15)):
         p = tmp_path / "bright_TongSearch-QR-7B" / "bm25" / f"{task}.json"
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(_record(task, "bright:TongSearch-QR-7B", "bm25", v, BRIGHT_DOCS[task])))
+        p.write_text(json.dumps(_record(task, "bright:TongSearch-QR-7B", "bm25", v, bright_sizes(task, False)[0])))
         q = tmp_path / "original" / "bm25" / f"{task}.json"
         q.parent.mkdir(parents=True, exist_ok=True)
-        q.write_text(json.dumps(_record(task, "original", "bm25", v / 2, BRIGHT_DOCS[task])))
+        q.write_text(json.dumps(_record(task, "original", "bm25", v / 2, bright_sizes(task, False)[0])))
     lb = build(tmp_path, with_reported=True)
     deltas = [r for r in lb.rows if r.kind == "delta"]
     orig = {d.source: d for d in deltas if d.rewriter == "original" and "2407.12883" in d.source}
