@@ -189,7 +189,7 @@ DAMAGES = [
     Damage("metrics-disagree-with-per-query", lambda r: r["metrics"].update({"ndcg@10": r["metrics"]["ndcg@10"] + 0.01}),
            ("field 'metrics.ndcg@10'", "is not the mean of its 4 per-query values")),
     Damage("unknown-task", _set("task", value="bilogy"), ("field 'task'", "unknown task 'bilogy'")),
-    Damage("task-number", _set("task", value=3), ("field 'task'", "expected a string")),
+    Damage("task-number", _set("task", value=3), ("field 'task'", "expected a non-empty string, got a number")),
     Damage("retriever-null", _set("retriever", value=None), ("field 'retriever'", "expected a non-empty string")),
     Damage("reranker-number", _set("reranker", value=5), ("field 'reranker'", "expected a string or null")),
     Damage("identity-a-string", _set("identity", value="x"), ("field 'identity'", "expected a table")),
