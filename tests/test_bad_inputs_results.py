@@ -279,9 +279,13 @@ def test_evaluate_two_run_files_with_one_name_keep_two_results(env, tmp_path, ca
     # The same file evaluated again is the same result, filed in the same place.
     code, out, err = env("evaluate", a, "--task", "biology", "--data-dir", tmp_path / "data", "--results-dir", tmp_path / "r")
     assert code == 0 and len(sorted((tmp_path / "r").rglob("biology*.json"))) == 2
-    # And the leaderboard shows both.
+    # The same content under a third path is a third result (each names its own file).
+    c = _write(tmp_path / "c" / "run.txt", RUN)
+    code, out, err = env("evaluate", c, "--task", "biology", "--data-dir", tmp_path / "data", "--results-dir", tmp_path / "r")
+    assert code == 0 and len(sorted((tmp_path / "r").rglob("biology*.json"))) == 3
+    # And the leaderboard shows each.
     code, out, err = env("leaderboard", "--results-dir", tmp_path / "r", "--format", "json")
-    assert code == 0 and len(json.loads(out)["rows"]) == 2
+    assert code == 0 and len(json.loads(out)["rows"]) == 3
 
 
 @pytest.mark.parametrize("unknown,total", [(4, 4), (1, 4)])
