@@ -22,7 +22,7 @@ from .errors import BrightEvalError
 from .io import Fingerprint, fingerprint_of
 from .record import ResultRecord, settings_tag
 from .registry import merge_args, split_options, split_top_level
-from .results import read_result, result_path
+from .results import read_result, result_path, reuse_problem
 from .storage import Place, check_writable, location
 from .tasks import parse_tasks
 
@@ -291,9 +291,14 @@ def _decide(cell: Cell, data: TaskData, texts: dict[str, str] | None, overwrite:
     if not cell.path.exists():
         cell.reason = "new"
         return
-    rec = read_result(cell.path)
+    rec = read_result(cell.path)  # a damaged file is named, with its bad field, in a warning
     if rec is None:
-        cell.reason = "results file unreadable"
+        cell.reason = "results file damaged or unreadable (see the warning)"
+        return
+    problem = reuse_problem(rec, cell.path)
+    if problem:
+        log.warning("%s: not reused, %s; recomputing", cell.path, problem)
+        cell.reason = problem.removeprefix("its ")
         return
     stored = {k: v for k, v in rec.identity.items() if k != "queries"}
     if texts is not None:

@@ -6,7 +6,9 @@ reports read it back with `ResultRecord.from_dict`, which also reads schema-1 fi
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
+from statistics import fmean
 from typing import Any
 
 from .io import fingerprint_of
@@ -80,16 +82,88 @@ class ResultRecord:
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any], path: str = "") -> ResultRecord:
-        """A record from a file's JSON, schema 1 or 2; raises KeyError/TypeError on a broken one."""
+        """A record from a file's JSON, schema 1 or 2, checked field by field (`RecordError` names the
+        first bad one), including that its metrics are the means of its per-query values."""
         obj = dict(obj)
         if obj.get("schema") in OLD_SCHEMAS:
             config = obj.pop("config", {})
+            if not isinstance(config, dict):
+                raise RecordError("config", f"expected a table, got {_kind(config)}")
             obj["identity"] = config
             obj["identity_fingerprint"] = obj.pop("config_fingerprint", "")
             obj["settings"] = {"top_k": config.get("top_k", 1000), "long_documents": bool(config.get("long_documents", False))}
             obj["schema"] = SCHEMA
+        check_record(obj)
         known = {f.name for f in fields(cls)} - {"path"}
-        missing = [k for k in ("task", "rewriter", "retriever", "metrics", "per_query", "identity") if k not in obj]
-        if missing:
-            raise KeyError(missing[0])
         return cls(**{k: v for k, v in obj.items() if k in known}, path=path)
+
+
+class RecordError(ValueError):
+    """A results record that does not hold what its schema promises, naming the field."""
+
+    def __init__(self, name: str, what: str):
+        super().__init__(f"field '{name}': {what}")
+        self.field = name
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).replace("nan", "NaN")
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number", list: "a list", dict: "a table"}.get(
+        type(value), type(value).__name__)
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RecordError(name, f"expected a finite number, got {_kind(value) if not isinstance(value, str) else repr(value)}")
+    return float(value)
+
+
+_TABLES = ("identity", "settings", "data", "queries", "rewriter_stats", "retriever_stats", "timings", "environment")
+
+
+def check_record(obj: dict[str, Any]) -> None:
+    """Every field a reader relies on, with the type it must have; raises `RecordError`. A number a
+    table shows is trusted only when it is the mean of the per-query values stored beside it."""
+    from .tasks import TASKS
+
+    for key in ("task", "rewriter", "retriever", "identity", "metrics", "per_query"):
+        if key not in obj:
+            raise RecordError(key, "missing")
+    for key in ("task", "rewriter", "retriever"):
+        if not isinstance(obj[key], str) or not obj[key]:
+            raise RecordError(key, f"expected a non-empty string, got {_kind(obj[key])}")
+    if obj["task"] not in TASKS:
+        raise RecordError("task", f"unknown task '{obj['task']}'; expected one of {', '.join(TASKS)}")
+    for key in ("reranker", "run_file"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise RecordError(key, f"expected a string or null, got {_kind(obj[key])}")
+    for key in _TABLES:
+        if key in obj and not isinstance(obj[key], dict):
+            raise RecordError(key, f"expected a table, got {_kind(obj[key])}")
+    if "warnings" in obj and not (isinstance(obj["warnings"], list) and all(isinstance(w, str) for w in obj["warnings"])):
+        raise RecordError("warnings", "expected a list of strings")
+    if not isinstance(obj.get("identity_fingerprint", ""), str):
+        raise RecordError("identity_fingerprint", f"expected a string, got {_kind(obj['identity_fingerprint'])}")
+    metrics, per_query = obj["metrics"], obj["per_query"]
+    if not isinstance(metrics, dict) or not metrics:
+        raise RecordError("metrics", f"expected a table of metric -> number, got {_kind(metrics) if metrics else 'an empty one'}")
+    for name, value in metrics.items():
+        _number(value, f"metrics.{name}")
+    if not isinstance(per_query, dict):
+        raise RecordError("per_query", f"expected a table of query id -> metrics, got {_kind(per_query)}")
+    if not per_query:
+        raise RecordError("per_query", "holds no queries, so its metrics cannot be checked")
+    for qid, row in per_query.items():
+        if not isinstance(row, dict):
+            raise RecordError(f"per_query.{qid}", f"expected a table of metric -> number, got {_kind(row)}")
+        for name in metrics:
+            if name not in row:
+                raise RecordError(f"per_query.{qid}", f"no '{name}', which 'metrics' averages")
+            _number(row[name], f"per_query.{qid}.{name}")
+    for name, value in metrics.items():
+        mean = fmean(row[name] for row in per_query.values())
+        if not math.isclose(value, mean, rel_tol=1e-9, abs_tol=1e-12):
+            raise RecordError(f"metrics.{name}", f"{value!r} is not the mean of its {len(per_query)} per-query values ({mean!r})")

@@ -10,11 +10,12 @@ import logging
 import re
 
 from .io import fingerprint_of
-from .record import OLD_SCHEMAS, SCHEMA, ResultRecord
+from .record import OLD_SCHEMAS, SCHEMA, RecordError, ResultRecord
 from .storage import Place, location, write_json
 
 log = logging.getLogger(__name__)
-__all__ = ["SCHEMA", "ResultRecord", "slug", "result_path", "write_result", "read_result", "load_results", "existing"]
+__all__ = ["SCHEMA", "ResultRecord", "slug", "result_path", "write_result", "read_result", "load_results", "existing",
+           "reuse_problem"]
 
 
 def slug(name: str) -> str:
@@ -50,9 +51,18 @@ def read_result(path: Place | str) -> ResultRecord | None:
         return None
     try:
         return ResultRecord.from_dict(obj, str(path))
-    except (KeyError, TypeError) as exc:
-        log.warning("%s: skipped, missing or malformed field %s", path, exc)
+    except (RecordError, TypeError) as exc:
+        log.warning("%s: skipped, %s", path, exc)
         return None
+
+
+def reuse_problem(rec: ResultRecord, path: Place) -> str:
+    """Why a valid record still cannot stand in for its cell ('' when it can): the run file it names
+    is the ranking its numbers came from (what trec_eval or a reader re-scores), so a record that
+    has lost it is recomputed rather than reused without it."""
+    if rec.run_file and not (location(path).parent / rec.run_file).exists():
+        return f"its run file {rec.run_file} is missing"
+    return ""
 
 
 def load_results(results_dir: Place | str) -> list[ResultRecord]:
@@ -72,7 +82,7 @@ def existing(path: Place, identity_fingerprint: str) -> ResultRecord | None:
     if not path.exists():
         return None
     rec = read_result(path)
-    if rec is not None and rec.identity_fingerprint == identity_fingerprint:
+    if rec is not None and rec.identity_fingerprint == identity_fingerprint and not reuse_problem(rec, path):
         return rec
     return None
 

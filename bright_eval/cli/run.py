@@ -129,7 +129,7 @@ def evaluate(
     """Score an external run file under BRIGHT's protocol (excluded ids removed, cut at --top-k)."""
     from bright_eval.data import examples_fingerprint, get_source
     from bright_eval.fingerprints import file_fingerprint
-    from bright_eval.io import check_writable_dir
+    from bright_eval.io import check_writable_dir, fingerprint_of
     from bright_eval.plan import PROTOCOL
     from bright_eval.record import ResultRecord, settings_tag
     from bright_eval.results import result_path, write_result
@@ -152,16 +152,53 @@ def evaluate(
         raise BrightEvalError(f"{run_file}: none of its {len(run_)} query ids belong to task '{name}' (e.g. {unknown[:3]})")
     if unknown:
         err.print(f"[yellow]warning[/]: {run_file}: {len(unknown)} query ids are not in task '{name}' and are ignored")
+    warnings = [f"{len(unknown)} query ids not in task '{name}' were ignored"] if unknown else []
+    doc_warning = _unknown_doc_ids(run_, source, name, run_file)
+    if doc_warning:
+        warnings.append(doc_warning)
     per_query = evaluate_run(run_, examples, top_k)
     metrics = mean_metrics(per_query)
     if results_dir is not None:
+        from rich.markup import escape
+
         settings = {"top_k": top_k, "long_documents": False}
-        identity = {"task": name, "run_file": "file:" + file_fingerprint(run_file), "settings": settings, "protocol": PROTOCOL,
+        digest = file_fingerprint(run_file)
+        identity = {"task": name, "run_file": "file:" + digest, "settings": settings, "protocol": PROTOCOL,
                     "data": {"examples": examples_fingerprint(examples)}}
-        rec = ResultRecord.build(identity=identity, task=name, rewriter="external", retriever=run_file.name, settings=settings,
+        # Named by the file's path and content: a/run.txt and b/run.txt never share a folder, an
+        # edited run does not replace the numbers of the one before, and the same file scored again
+        # lands where it did.
+        label = f"{run_file.name}@{fingerprint_of([str(run_file.resolve()), digest])[:8]}"
+        rec = ResultRecord.build(identity=identity, task=name, rewriter="external", retriever=label, settings=settings,
                                  data={"source": source.description, "examples_fingerprint": identity["data"]["examples"],
                                        "run_file": str(run_file.resolve())},
-                                 metrics=metrics, per_query=per_query,
-                                 warnings=[f"{len(unknown)} query ids not in task '{name}' were ignored"] if unknown else [])
-        write_result(result_path(results_dir, "external", run_file.name, name, tag=settings_tag(settings)), rec)
+                                 metrics=metrics, per_query=per_query, warnings=warnings)
+        path = result_path(results_dir, "external", label, name, tag=settings_tag(settings))
+        write_result(path, rec)
+        err.print(f"wrote {escape(str(path))} (external + {escape(label)})", highlight=False, soft_wrap=True)
     emit({name: metrics}, fmt, f"{run_file}")
+
+
+def _unknown_doc_ids(run_, source, task: str, run_file: Path) -> str:
+    """A run scored against the wrong task (or corpus) still gives numbers, all near zero: say so,
+    with the count. '' when every document id is in the task's documents."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    ids = {d for docs in run_.values() for d in docs}
+    try:
+        corpus = source.documents(task).id_set
+    except BrightEvalError as exc:
+        msg = f"{run_file}: its document ids were not checked against task '{task}' ({exc})"
+        log.warning(msg)
+        return msg
+    missing = len(ids - corpus)
+    if not missing:
+        return ""
+    if missing == len(ids):
+        msg = (f"{run_file}: none of its {len(ids)} document ids are in the documents of task '{task}'; "
+               f"every score is 0 (is it a run for another task or corpus?)")
+    else:
+        msg = f"{run_file}: {missing} of its {len(ids)} document ids are not in the documents of task '{task}'; they count as non-relevant"
+    log.warning(msg)
+    return msg
