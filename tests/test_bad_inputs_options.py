@@ -119,3 +119,13 @@ def test_readme_option_tables_are_generated_from_the_declarations():
     block = readme.split(BEGIN, 1)[1].split(END, 1)[0]
     assert block == all_tables(), "README's option tables drifted: run `make options-doc`"
     assert "| `k1` | number >= 0 | `0.9` |" in block
+
+
+def test_an_option_table_left_unused_by_the_command_line_is_a_warning(cli_env, caplog):
+    data, run = cli_env
+    cfg = Path("exp.toml")
+    cfg.write_text('[matrix]\nrewriters = ["original"]\nretrievers = ["bm25-lucene"]\n[matrix.retriever_args.bm25-lucene]\nk1 = 1.2\n')
+    code, out, err = run("matrix", "--config", cfg, "--retrievers", "bm25", "--tasks", "biology", "--data-dir", data,
+                         "--results-dir", "r", "--dry-run")
+    assert code == 0, err
+    assert "[matrix.retriever_args.bm25-lucene] is not used" in caplog.text

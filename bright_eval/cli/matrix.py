@@ -153,6 +153,18 @@ def summarize(cells: list[CellResult], cache: ArtifactCache, results: Path, fmt:
         raise typer.Exit(1)
 
 
+def _warn_unused_tables(config, conf: dict, request) -> None:
+    """An option table of the file whose component the command line left out does nothing: say so."""
+    import logging
+
+    used = {"rewriter_args": request.rewriters, "retriever_args": request.retrievers,
+            "reranker_args": [r for r in request.rerankers if r is not None]}
+    for table, refs in used.items():
+        for name in set(conf.get(table, {})) - {r.spec for r in refs}:
+            logging.getLogger(__name__).warning("%s: [matrix.%s.%s] is not used: '%s' is not among the %s of this run",
+                                                config, table, name, name, table.split("_")[0] + "s")
+
+
 def _system(c) -> str:
     return f"{c.rewriter} + {c.retriever}" + (f" >> {c.reranker}" if c.reranker else "")
 
@@ -239,6 +251,7 @@ def matrix(
                             long_documents=bool(pick(long_documents, "long_documents", False)),
                             rerankers=rerankers or conf.get("rerankers"), rerank_depth=pick(rerank_depth, "rerank_depth", 100),
                             rerank_query=pick(rerank_query, "rerank_query", "original"))
+    _warn_unused_tables(config, conf, request)
     results = location(pick(results_dir, "results_dir", Path("results/runs")))
     cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
     how = pick(executor, "executor", "local")
