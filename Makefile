@@ -30,4 +30,10 @@ reproduce: install
 options-doc: install
 	$(BIN)/python -m bright_eval.option_docs README.md
 
-.PHONY: install lint test reproduce options-doc
+# The documentation site, offline, into site/ (git-ignored): the CLI reference is regenerated from the
+# Typer app first, then any warning (a broken link, anchor or snippet) fails the build.
+docs: install
+	$(BIN)/python docs/gen_cli.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
+.PHONY: install lint test reproduce options-doc docs
