@@ -77,6 +77,7 @@ err = LazyConsole(stderr=True)
 # Command modules register on `app` when imported (order = order in --help).
 from . import components as _components  # noqa: E402,F401
 from . import data as _data  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401
 from . import leaderboard as _leaderboard  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401
