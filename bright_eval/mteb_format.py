@@ -30,7 +30,7 @@ from .errors import BrightEvalError
 from .io import atomic_write_text, fingerprint_of
 from .record import ResultRecord
 from .results import by_system, slug
-from .scoreboard import Row
+from .scoreboard import Row, _reported_label
 from .scoring import HEADLINE
 from .tasks import TASKS
 
@@ -204,7 +204,7 @@ def read_rows(folder: Path | str, metric: str = HEADLINE, setting: str = "standa
             raise BrightEvalError(f"{path}: expected an MTEB task result with a 'scores' object ({{split: [...]}})")
         model, revision = _model_of(path)
         version = "2024" if str(obj.get("dataset_revision", "")).startswith(BRIGHT_2024_REVISION) else "unstated"
-        source = f"MTEB results: {model} ({revision})"
+        source = _reported_label(f"MTEB results: {model} ({revision})", version)
         rewriter, retriever = _labels(model)
         row = rows.setdefault((source, version), Row(rewriter, retriever, "reported", {}, source=source, via=str(path)))
         entries = obj["scores"].get(split) or []

@@ -27,7 +27,8 @@ def export(
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Only these BRIGHT tasks (comma-separated)."),
     settings: Optional[str] = typer.Option(None, "--settings", help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
     model_name: Optional[str] = typer.Option(None, "--model-name",
-        help="mteb: the model name to write (default bright-eval/<rewriter>+<retriever>); needs exactly one system selected."),
+        help="mteb: the model name to write (default bright-eval/<rewriter>+<retriever>); needs exactly one system "
+             "selected."),
     model_revision: Optional[str] = typer.Option(None, "--model-revision",
         help="mteb: the revision folder (default: a hash of the system's configuration on record)."),
 ) -> None:
