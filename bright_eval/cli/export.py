@@ -25,7 +25,8 @@ def export(
     rewriter: Optional[str] = typer.Option(None, "--rewriter", "-r", help="Only these rewriters (comma-separated)."),
     retriever: Optional[str] = typer.Option(None, "--retriever", "-m", help="Only these retrievers (comma-separated)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Only these BRIGHT tasks (comma-separated)."),
-    settings: Optional[str] = typer.Option(None, "--settings", help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
+    settings: Optional[str] = typer.Option(None, "--settings",
+        help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
     model_name: Optional[str] = typer.Option(None, "--model-name",
         help="mteb: the model name to write (default bright-eval/<rewriter>+<retriever>); needs exactly one system "
              "selected."),
