@@ -208,17 +208,23 @@ def is_twin(measured: Row, reported: Row, aliases: dict[str, dict[str, list[str]
 
 def build(results_dir: Path | str, metric: str = HEADLINE, with_reported: bool = False, reported_filter: str | None = None,
           tasks: list[str] | None = None, reported_path: Path | None = None, settings: str | None = None,
-          split_settings: bool = False) -> Leaderboard:
+          split_settings: bool = False, mteb_dir: Path | None = None) -> Leaderboard:
+    """`mteb_dir`: MTEB result files (BrightRetrieval.json...) read as reported rows, beside or instead of the papers'."""
     rows = measured_rows(results_dir, metric, tasks, settings, split_settings)
     shown = [t for t in TASKS if any(t in r.scores for r in rows)]
     if tasks:
         shown = [t for t in TASKS if t in tasks]
     out: list[Row] = []
     sources: list[str] = []
-    if with_reported:
-        all_reported = load_reported(reported_path, metric)
+    if with_reported or mteb_dir is not None:
+        all_reported = load_reported(reported_path, metric) if with_reported else []
+        if mteb_dir is not None:
+            from .mteb_format import read_rows
+
+            all_reported += read_rows(mteb_dir, metric)
         if not all_reported:
-            raise BrightEvalError(f"no reported rows for {metric} (papers report ndcg@10; Anserini also recall@100 and "
+            where = " in --mteb-results" if mteb_dir is not None else ""
+            raise BrightEvalError(f"no reported rows for {metric}{where} (papers report ndcg@10; Anserini also recall@100 and "
                                   f"recall@1000); drop --reported or use --metric {HEADLINE}")
         reported = [r for r in all_reported
                     if not reported_filter or reported_filter.lower() in f"{r.source} {r.rewriter} {r.retriever}".lower()]

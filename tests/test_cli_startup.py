@@ -19,7 +19,7 @@ from bright_eval.cli import app
 HEAVY = ("numpy", "pandas", "torch", "transformers", "datasets", "pyarrow", "pydantic", "rich", "markdown_it", "pygments",
          "importlib.metadata", "bright_eval.data", "bright_eval.cache", "bright_eval.retrievers", "bright_eval.rewriters")
 
-COMMANDS = {"retrievers", "tasks", "leaderboard", "matrix", "report", "reproduce", "rerankers", "rewriters", "rewrite", "run",
+COMMANDS = {"retrievers", "tasks", "export", "leaderboard", "matrix", "report", "reproduce", "rerankers", "rewriters", "rewrite", "run",
             "evaluate", "data", "train", "explore"}
 
 # Runs argv through `main()` in a fresh interpreter and reports what got imported, as JSON on stderr.

@@ -78,6 +78,7 @@ err = LazyConsole(stderr=True)
 from . import components as _components  # noqa: E402,F401
 from . import data as _data  # noqa: E402,F401
 from . import explore as _explore  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401
 from . import leaderboard as _leaderboard  # noqa: E402,F401
 from . import matrix as _matrix  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401

@@ -30,6 +30,9 @@ def leaderboard(
         help="Keep reported rows whose source/system contains this text, e.g. 2407.12883."),
     reported_file: OptPath = typer.Option(None, "--reported-file",
         help="Another reported.tsv (columns: source, via, rewriter, retriever, task, ndcg@10)."),
+    mteb_results: OptPath = typer.Option(None, "--mteb-results",
+        help="MTEB results folder (results/<model>/<revision>/BrightRetrieval.json, e.g. a clone of "
+             "embeddings-benchmark/results or an `export --format mteb` output): its BRIGHT scores as reported rows."),
     digits: int = typer.Option(1, "--digits", min=0, max=6, help="Decimals in table, Markdown and LaTeX (CSV and JSON are unrounded)."),
     output: OptPath = typer.Option(None, "--out", "-o", "--output", help="Write to this file instead of stdout."),
 ) -> None:
@@ -46,7 +49,7 @@ def leaderboard(
     if not Path(results_dir).is_dir():
         raise BrightEvalError(f"--results-dir {results_dir}: is a file, not a folder; expected the folder `run`/`matrix` wrote")
     lb = build(results_dir, metric, reported or bool(reported_filter), reported_filter,
-               parse_tasks(tasks) if tasks else None, reported_file, settings, split_settings)
+               parse_tasks(tasks) if tasks else None, reported_file, settings, split_settings, mteb_results)
     if not any(r.kind == "measured" for r in lb.rows):
         err.print(f"[yellow]warning[/]: no results files under {results_dir}", highlight=False)
     if fmt == "table" and output is None:
