@@ -29,11 +29,13 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# On another Python the 3.11 pins may have no wheels, so pip resolves afresh, with a warning.
+# On another Python the 3.11 pins may have no wheels, so pip resolves afresh, with a warning. The lock used
+# is copied into the venv: results record its hash (bright_eval.provenance.lock_sha256).
 install: $(BIN)/python
 	$(if $(LOCKED),,@echo "WARNING: $(BIN)/python is Python $(PYVER) but $(CPU_LOCK) is for $(LOCK_PY): installing without the lock (pip resolves afresh: slower, and versions may differ from CI's)." >&2)
 	$(PIP) install -q $(if $(LOCKED),-c $(CPU_LOCK)) -e ".[test]"
 	$(PIP) install -q --no-deps -r $(NO_DEPS)
+	$(if $(LOCKED),cp $(CPU_LOCK) $(VENV)/bright-eval-lock.txt,rm -f $(VENV)/bright-eval-lock.txt)
 
 # CPU lock: every extra `make test` installs. GPU lock: torch 2.14.0 + vllm 0.33 (the `gpu` extra), with
 # the other extras a GPU run uses; CUDA wheels as PyPI ships them for linux x86_64. Not installed here.
