@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import platform
 import socket
 import subprocess
@@ -9,6 +12,8 @@ import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 PACKAGES = (
     "bright-eval", "numpy", "scipy", "pytrec-eval-terrier", "datasets", "torch", "transformers",
@@ -45,6 +50,7 @@ def environment() -> dict:
         "argv": sys.argv,
         "git_commit": git_commit(),
         "versions": versions(),
+        "lock_sha256": lock_sha256(),  # the lock the environment was installed from (README "Environments")
     }
 
 
@@ -69,3 +75,24 @@ def mixed_environments(records) -> str | None:
     if not differ:
         return None
     return "; ".join(f"{k} " + " / ".join(f"{ver} ({n} files)" for ver, n in sorted(v.items())) for k, v in sorted(differ.items()))
+
+# `make install` copies the lock it installed from here (Makefile), so the hash describes the installed
+# packages even after the repository's lock has moved on.
+LOCK_RECORD = "bright-eval-lock.txt"
+
+
+def lock_sha256() -> str | None:
+    """sha256 of the lock file this environment was installed from; None when it was not installed from one.
+
+    $BRIGHT_EVAL_LOCK names the lock for environments built by hand (e.g. `pip install -c
+    requirements/gpu-py311.txt ...`); otherwise the copy `make install` leaves in the venv is read.
+    """
+    named = os.environ.get("BRIGHT_EVAL_LOCK")
+    path = Path(named) if named else Path(sys.prefix) / LOCK_RECORD
+    try:
+        data = path.read_bytes()
+    except OSError:
+        if named:
+            log.warning("BRIGHT_EVAL_LOCK=%s cannot be read; results record no lock hash", named)
+        return None
+    return hashlib.sha256(data).hexdigest()
