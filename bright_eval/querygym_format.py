@@ -31,7 +31,7 @@ from .errors import BrightEvalError
 from .io import atomic_write_bytes, atomic_write_text
 from .record import ResultRecord
 from .results import slug
-from .scoreboard import BRIGHT_DOCS
+from .scoreboard import bright_sizes
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,7 @@ def _warn_unregistered(rec: ResultRecord, payload: dict) -> None:
         log.warning("%s: retriever_id '%s' is not in QueryGym's retriever_registry.yaml (%s, %s); their validate() rejects it "
                     "until it is registered", rec.path, rid, ", ".join(REGISTERED_RETRIEVERS), SOURCE)
     n_docs = rec.data.get("n_docs")
-    if rec.task in BRIGHT_DOCS and n_docs is not None and n_docs != BRIGHT_DOCS[rec.task]:
+    sizes = bright_sizes(rec.task, False)
+    if sizes and n_docs is not None and n_docs not in sizes:
         log.warning("%s: measured on %s documents, not BRIGHT's %s for %s: not comparable with QueryGym's bright-* runs",
-                    rec.path, n_docs, BRIGHT_DOCS[rec.task], rec.task)
+                    rec.path, n_docs, " or ".join(map(str, sizes)), rec.task)
