@@ -4,6 +4,7 @@ set BRIGHT_SHARED to point elsewhere."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,27 @@ def _isolate_cache(tmp_path, monkeypatch):
     # Tests never read or write the user's real cache.
     monkeypatch.setenv("BRIGHT_EVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("BRIGHT_EVAL_NO_PROGRESS", "1")
+
+
+@pytest.fixture
+def s3_server(monkeypatch):
+    """A real S3 API (moto's server) on 127.0.0.1, credentials from the environment as on a worker."""
+    pytest.importorskip("s3fs")
+    server_mod = pytest.importorskip("moto.server")
+    fsspec = pytest.importorskip("fsspec")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                 "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+        monkeypatch.setenv(k, v)
+    fsspec.config.conf.pop("s3", None)
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir("bright-results")
+    try:
+        yield "s3://bright-results"
+    finally:
+        server.stop()
+        fsspec.filesystem("s3").clear_instance_cache()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -12,13 +11,13 @@ from bright_eval.scoring import HEADLINE
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
-from .options import OptPath, ResultsDir
+from .options import OptPath, PlaceArg, ResultsDir
 from .render import out
 
 
 @app.command()
 def leaderboard(
-    results_dir: Path = ResultsDir,
+    results_dir: PlaceArg = ResultsDir,
     fmt: str = typer.Option("table", "--format", help="One of: table, markdown, csv, latex, json."),
     settings: Optional[str] = typer.Option(None, "--settings",
         help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
@@ -41,10 +40,9 @@ def leaderboard(
         raise BrightEvalError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if output is not None:
         check_writable_file(output, "--out")
-    if not Path(results_dir).exists():
-        raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
-    if not Path(results_dir).is_dir():
-        raise BrightEvalError(f"--results-dir {results_dir}: is a file, not a folder; expected the folder `run`/`matrix` wrote")
+    from bright_eval.storage import check_results_dir
+
+    check_results_dir(results_dir)
     lb = build(results_dir, metric, reported or bool(reported_filter), reported_filter,
                parse_tasks(tasks) if tasks else None, reported_file, settings, split_settings)
     if not any(r.kind == "measured" for r in lb.rows):

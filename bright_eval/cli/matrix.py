@@ -13,7 +13,7 @@ from bright_eval import progress as progress_mod
 from bright_eval.errors import BrightEvalError
 
 from . import app, err
-from .options import DataRevision, HubRepo, OptPath
+from .options import DataRevision, HubRepo, OptPath, PlaceArg, results_location
 from .render import check_format, out
 
 if TYPE_CHECKING:  # the machinery (and rich) loads when a command runs, not for `--help`
@@ -85,11 +85,15 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
     from bright_eval.data import get_source
     from bright_eval.executors import EXECUTORS
     from bright_eval.plan import make_plan
+    from bright_eval.storage import location
 
     if executor not in EXECUTORS:
         raise BrightEvalError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{executor}'")
     if executor == "local" and (address or resources):
         raise BrightEvalError("--address and [matrix.resources] are for --executor ray")
+    from bright_eval.storage import check_shared
+
+    check_shared(location(results), executor)
     execute = _executor(executor, address, resources)
     source = get_source(data_dir, hub_repo, data_revision)
     plan = make_plan(request, source, results, cache, overwrite)
@@ -210,8 +214,8 @@ def matrix(
     data_dir: OptPath = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR", help="Local BRIGHT folder; default: the HF hub."),
     hub_repo: Optional[str] = HubRepo,
     data_revision: Optional[str] = DataRevision,
-    results_dir: Optional[str] = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR",
-                                              help="Results folder or fsspec URL, e.g. s3://bucket/runs (default results/runs)."),
+    results_dir: Optional[PlaceArg] = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR", parser=results_location,
+                                                   help="Results folder or fsspec URL, e.g. s3://bucket/runs (default results/runs)."),
     cache_dir: OptPath = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE", help="Cache for indexes, embeddings, rewrites."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
@@ -222,7 +226,7 @@ def matrix(
 ) -> None:
     from bright_eval.cache import ArtifactCache
     from bright_eval.matrix import build_request, read_config
-    from bright_eval.storage import location
+    from bright_eval.storage import parse_location
 
     check_format(fmt)
     conf = read_config(config) if config else {}
@@ -238,7 +242,7 @@ def matrix(
                             long_documents=bool(pick(long_documents, "long_documents", False)),
                             rerankers=rerankers or conf.get("rerankers"), rerank_depth=pick(rerank_depth, "rerank_depth", 100),
                             rerank_query=pick(rerank_query, "rerank_query", "original"))
-    results = location(pick(results_dir, "results_dir", Path("results/runs")))
+    results = results_dir if results_dir is not None else parse_location(str(conf.get("results_dir", "results/runs")))
     cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
     how = pick(executor, "executor", "local")
     cells = run_request(request, pick(data_dir, "data_dir", None), results, cache, overwrite, dry_run, fmt, how,

@@ -10,7 +10,7 @@ import typer
 from bright_eval.errors import BrightEvalError
 
 from . import app, err
-from .options import CacheDir, DataDir, HubRepo, OptPath
+from .options import CacheDir, DataDir, HubRepo, OptPath, PlaceArg, results_location
 from .render import out
 
 if TYPE_CHECKING:
@@ -88,7 +88,8 @@ def reproduce(
     data_dir: OptPath = DataDir,
     hub_repo: Optional[str] = HubRepo,
     revision: Optional[str] = typer.Option(None, "--revision", envvar="BRIGHT_REVISION", help="Pin BRIGHT's hub revision (branch, tag or commit)."),
-    results_dir: Path = typer.Option(Path("results/reproduce/runs"), "--results-dir", help="Results files, one folder per row (reused on rerun)."),
+    results_dir: PlaceArg = typer.Option("results/reproduce/runs", "--results-dir", parser=results_location,
+                                         help="Results files, one folder per row (reused on rerun): a folder or a URL such as s3://bucket/runs."),
     cache_dir: OptPath = CacheDir,
     out_dir: Path = typer.Option(Path("results/reproduce"), "--out", help="Where reproduce.md, reproduce.html and reproduce.json go."),
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any check FAILs."),
