@@ -162,3 +162,27 @@ def test_full_disk_on_a_url_is_one_clear_error(monkeypatch):
     with pytest.raises(OSError, match=r"memory://.*/x.json: cannot write: disk full"):
         storage.write_json(place, {"v": 1})
     assert not place.exists()
+
+
+# -- terminal output: user and system text is never taken for rich markup --------------------------------
+def test_install_hint_keeps_its_extra(run, tiny_bright, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # not installed
+    code, _, err = run("matrix", "--rewriters", "original", "--retrievers", "bm25", "--tasks", "biology", "--data-dir", tiny_bright,
+                       "--results-dir", tmp_path / "res", "--executor", "ray")
+    one_line_error(code, err, "pip install 'bright-eval[ray]'")
+
+
+def test_leaderboard_rows_keep_their_settings_labels(run, tmp_path, monkeypatch):
+    from bright_eval.record import ResultRecord
+    from bright_eval.results import result_path, write_result
+
+    monkeypatch.setenv("COLUMNS", "200")
+    for depth, value in ((10, 0.5), (20, 0.6)):
+        settings = {"top_k": 1000, "long_documents": False, "rerank_depth": depth, "rerank_query": "original"}
+        rec = ResultRecord.build(identity={"d": depth}, task="biology", rewriter="original", retriever="bm25", reranker="ce[x]",
+                                 settings=settings, metrics={"ndcg@10": value}, per_query={"q": {"ndcg@10": value}})
+        write_result(result_path(tmp_path / "res", "original", "bm25", "biology", reranker="ce[x]", tag=rec.tag), rec)
+    code, out, err = run("leaderboard", "--results-dir", tmp_path / "res", "--split-settings")
+    assert code == 0, err
+    assert "[rerank_depth=10]" in out and "[rerank_depth=20]" in out, out
+    assert out.count("bm25 >> ce[x]") == 2, out

@@ -12,7 +12,7 @@ from bright_eval.tasks import parse_tasks
 
 from . import app, err
 from .options import OptPath, PlaceArg, ResultsDir
-from .render import out
+from .render import esc, out
 
 
 @app.command()
@@ -46,18 +46,18 @@ def leaderboard(
     lb = build(results_dir, metric, reported or bool(reported_filter), reported_filter,
                parse_tasks(tasks) if tasks else None, reported_file, settings, split_settings)
     if not any(r.kind == "measured" for r in lb.rows):
-        err.print(f"[yellow]warning[/]: no results files under {results_dir}", highlight=False)
+        err.print(f"[yellow]warning[/]: no results files under {esc(results_dir)}", highlight=False)
     if fmt == "table" and output is None:
         out.print(to_rich(lb, digits))
         for i, src in enumerate(lb.sources, 1):
-            out.print(f"[dim][{i}] {src} (reported)[/]", highlight=False)
+            out.print(f"[dim][{i}] {esc(src)} (reported)[/]", highlight=False)
         for row in lb.rows:
             for note in row.notes if row.kind == "measured" else ():
-                out.print(f"[yellow]note[/] {row.rewriter} + {row.retriever}: {note}", highlight=False)
+                out.print(f"[yellow]note[/] {esc(row.rewriter)} + {esc(row.retriever)}: {esc(note)}", highlight=False)
         return
     text = render(lb, "markdown" if fmt == "table" else fmt, digits)
     if output is not None:
         atomic_write_text(output, text)
-        err.print(f"leaderboard written to {output}", highlight=False)
+        err.print(f"leaderboard written to {esc(output)}", highlight=False)
     else:
         typer.echo(text, nl=False)

@@ -68,7 +68,7 @@ class LiveGrid:
         for t in self.tasks:
             table.add_column(t[:10], justify="right")
         for rw, ret, rr in self.systems:
-            table.add_row(rw, ret, rr or "", *(self.state.get((rw, ret, rr, t), Text("")) for t in self.tasks))
+            table.add_row(Text(rw), Text(ret), Text(rr or ""), *(self.state.get((rw, ret, rr, t), Text("")) for t in self.tasks))
         done = sum(1 for v in self.state.values() if v.plain not in ("·",))
         status = Text(f"{done}/{len(self.state)} cells · {time.time() - self.t0:.0f}s · {self.activity}", style="cyan")
         return Group(table, status, Text(self.cluster, style="cyan")) if self.cluster else Group(table, status)
@@ -152,7 +152,7 @@ def summarize(cells: list[CellResult], cache: ArtifactCache, results: Path, fmt:
             if c.status == "failed":
                 err.print(f"[red]failed[/] {c.task} {escape(_system(c))}: {escape(c.error)}", highlight=False, soft_wrap=True)
         err.print(f"{summary['done']} computed, {summary['reused']} reused, {summary['failed']} failed, {summary['blocked']} blocked; "
-                  f"cache {cache.stats()}; results in {results}", highlight=False, soft_wrap=True)
+                  f"cache {cache.stats()}; results in {escape(str(results))}", highlight=False, soft_wrap=True)
     if summary["failed"] or summary["blocked"]:
         raise typer.Exit(1)
 

@@ -60,15 +60,15 @@ def report(
         return
     from rich.table import Table
 
-    from .render import out
+    from .render import esc, out
 
-    table = Table(title=f"Δ {metric} x100 vs baseline '{baseline}' (macro over tasks)", title_justify="left")
+    table = Table(title=esc(f"Δ {metric} x100 vs baseline '{baseline}' (macro over tasks)"), title_justify="left")
     for col in ("rewriter", "retriever", "tasks", "Δ", f"{int(100 * level)}% CI", "p rand", "p t pooled", "W/T/L"):
         table.add_column(col, justify="left" if col in ("rewriter", "retriever") else "right", overflow="fold")
     for c in rep["comparisons"]:
         o = c["overall"]
-        table.add_row(c["rewriter"], c["retriever"], str(o["tasks"]), f"{100 * o['delta']:+.2f}",
+        table.add_row(esc(c["rewriter"]), esc(c["retriever"]), str(o["tasks"]), f"{100 * o['delta']:+.2f}",
                       f"[{100 * o['ci'][0]:+.2f}, {100 * o['ci'][1]:+.2f}]", f"{o['p_rand_macro']:.4g}", f"{o['p_t_pooled']:.4g}",
                       f"{o['wins']}/{o['ties']}/{o['losses']}")
     out.print(table)
-    err.print("report written: " + ", ".join(str(p) for p in paths.values()), highlight=False, soft_wrap=True)
+    err.print("report written: " + ", ".join(esc(p) for p in paths.values()), highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ from bright_eval.errors import BrightEvalError
 
 from . import app, err
 from .options import CacheDir, DataDir, HubRepo, OptPath, PlaceArg, results_location
-from .render import out
+from .render import esc, out
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -37,9 +37,9 @@ def _list_table(plans: list) -> Table:
     for p in plans:
         needs = [n.replace("documents", "docs") for n in p.row.needs]
         here = p.status
-        here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{here}[/]"
-        table.add_row(p.row.id, f"{p.rewriter} + {p.row.retriever}\n[dim]{p.row.cite}[/]",
-                      ",".join(needs), here)
+        here = f"[green]{here}[/]" if here == "yes" else f"[yellow]{esc(here)}[/]"
+        table.add_row(esc(p.row.id), f"{esc(p.rewriter)} + {esc(p.row.retriever)}\n[dim]{esc(p.row.cite)}[/]",
+                      esc(",".join(needs)), here)
     return table
 
 
@@ -52,9 +52,9 @@ def _print_outcome(o) -> None:
 
     from bright_eval.reproduce import revision_warning
 
-    head = f"[bold]{o.row.id}[/]: {o.plan.rewriter} + {o.row.retriever} [dim]vs {o.row.cite}[/]"
+    head = f"[bold]{esc(o.row.id)}[/]: {esc(o.plan.rewriter)} + {esc(o.row.retriever)} [dim]vs {esc(o.row.cite)}[/]"
     if o.plan.blocked or not o.plan.tasks:
-        out.print(f"{head}\n  skipped: {o.plan.status[4:]}", highlight=False)
+        out.print(f"{head}\n  skipped: {esc(o.plan.status[4:])}", highlight=False)
         return
     table = Table(title=head, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("task", "metric", "measured", "published", "Δ", "tol.", "verdict"):
@@ -70,12 +70,12 @@ def _print_outcome(o) -> None:
     for task, why in o.plan.skipped.items():
         reasons.setdefault(why, []).append(task)
     for why, ts in reasons.items():
-        out.print(f"  [dim]skipped ({why}): {', '.join(ts)}[/]", highlight=False)
+        out.print(f"  [dim]skipped ({esc(why)}): {', '.join(ts)}[/]", highlight=False)
     for task, msg in o.errors.items():
-        out.print(f"  [red]{task} failed[/]: {msg}", highlight=False)
+        out.print(f"  [red]{task} failed[/]: {esc(msg)}", highlight=False)
     warn = revision_warning(o.row, o.revision)
     if warn:
-        out.print(f"  [yellow]note[/]: {warn}", highlight=False)
+        out.print(f"  [yellow]note[/]: {esc(warn)}", highlight=False)
     out.print(f"  verdict: {_v(o.verdict)}\n", highlight=False)
 
 
@@ -111,13 +111,13 @@ def reproduce(
     except BrightEvalError as exc:
         if not list_rows:
             raise
-        err.print(f"[yellow]data[/]: {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]data[/]: {esc(exc)}", highlight=False, soft_wrap=True)
     machine = Machine.detect()
     wanted = parse_tasks(tasks) if tasks else None
     plans = [plan(r, source, machine, wanted) for r in chosen]
     if list_rows:
         out.print(_list_table(plans))
-        out.print(f"[dim]data: {source.description}; GPU: {'yes' if machine.gpu else 'no'}[/]", highlight=False)
+        out.print(f"[dim]data: {esc(source.description)}; GPU: {'yes' if machine.gpu else 'no'}[/]", highlight=False)
         return
     if wanted:
         # A published average is over all of a row's tasks: with a subset, only per-task values are checked
@@ -129,7 +129,7 @@ def reproduce(
             return dataclasses.replace(row, tasks=tuple(t for t in row.tasks if t in wanted), expected=expected)
 
         plans = [dataclasses.replace(p, row=subset(p.row)) for p in plans]
-    out.print(f"[dim]data: {source.description}[/]", highlight=False)
+    out.print(f"[dim]data: {esc(source.description)}[/]", highlight=False)
     if data_dir and (Path(data_dir) / "PROXY.md").exists():
         out.print("[yellow]note[/]: this is the answer-retrieval proxy, not BRIGHT's corpus: its numbers are not "
                   "comparable with the published ones, so FAIL is the honest verdict here", highlight=False)
@@ -138,6 +138,6 @@ def reproduce(
     counts = {v: sum(o.verdict == v and not o.plan.blocked and bool(o.plan.tasks) for o in outcomes) for v in (OK, OKISH, FAIL)}
     skipped = sum(bool(o.plan.blocked) or not o.plan.tasks for o in outcomes)
     out.print(f"rows: {counts[OK]} OK, {counts[OKISH]} OKish, {counts[FAIL]} FAIL, {skipped} skipped; "
-              f"summary: {', '.join(str(p) for p in paths)}", highlight=False)
+              f"summary: {', '.join(esc(p) for p in paths)}", highlight=False)
     if strict and counts[FAIL]:
         raise typer.Exit(1)

@@ -43,7 +43,7 @@ from .options import (
     results_location,
     rewriter_options,
 )
-from .render import check_format, emit
+from .render import check_format, emit, esc
 
 
 @app.command()
@@ -151,7 +151,7 @@ def evaluate(
     if len(unknown) == len(run_):
         raise BrightEvalError(f"{run_file}: none of its {len(run_)} query ids belong to task '{name}' (e.g. {unknown[:3]})")
     if unknown:
-        err.print(f"[yellow]warning[/]: {run_file}: {len(unknown)} query ids are not in task '{name}' and are ignored")
+        err.print(f"[yellow]warning[/]: {esc(run_file)}: {len(unknown)} query ids are not in task '{name}' and are ignored")
     per_query = evaluate_run(run_, examples, top_k)
     metrics = mean_metrics(per_query)
     if results_dir is not None:
