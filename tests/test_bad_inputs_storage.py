@@ -186,3 +186,31 @@ def test_leaderboard_rows_keep_their_settings_labels(run, tmp_path, monkeypatch)
     assert code == 0, err
     assert "[rerank_depth=10]" in out and "[rerank_depth=20]" in out, out
     assert out.count("bm25 >> ce[x]") == 2, out
+
+
+# -- `--format json` prints only JSON on stdout ------------------------------------------------------------
+def test_json_format_with_ray_prints_only_json_on_stdout(tiny_bright, tmp_path, monkeypatch, capfd):
+    """Ray workers, libraries and child processes write to stdout (file descriptor 1) while cells run."""
+    import subprocess
+
+    import bright_eval.cli.matrix as cli_matrix
+    from bright_eval.execute import execute
+
+    def noisy(name, address, resources):
+        def run(plan, on_event=None):
+            print("(pid=4242) worker: loading model")
+            os.write(1, b"(raylet) a message from a worker process\n")
+            subprocess.run([sys.executable, "-c", "print('a child process')"], check=True)
+            return execute(plan)
+        return run
+
+    monkeypatch.setattr(cli_matrix, "_executor", noisy)
+    monkeypatch.setattr(sys, "argv", ["bright-eval", "matrix", "--rewriters", "original", "--retrievers", "bm25", "--tasks", "biology",
+                                      "--data-dir", str(tiny_bright), "--results-dir", str(tmp_path / "res"), "--executor", "ray",
+                                      "--format", "json"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out, err = capfd.readouterr()
+    assert exit_.value.code in (0, None), err
+    assert json.loads(out)["summary"]["done"] == 1
+    assert "worker: loading model" in err and "a message from a worker process" in err and "a child process" in err

@@ -14,7 +14,7 @@ from bright_eval.errors import BrightEvalError
 
 from . import app, err
 from .options import DataRevision, HubRepo, OptPath, PlaceArg, results_location
-from .render import check_format, out
+from .render import check_format, out, stdout_to_stderr
 
 if TYPE_CHECKING:  # the machinery (and rich) loads when a command runs, not for `--help`
     from rich.text import Text
@@ -111,7 +111,8 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
             err.print(f"[yellow]blocked[/] {task}: {escape(reason)}", highlight=False, soft_wrap=True)
     if fmt == "json":
         progress_mod.set_enabled(False)
-        return execute(plan)
+        with stdout_to_stderr():
+            return execute(plan)
     if not live:
         return execute(plan)
     if not err.is_terminal:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -40,6 +44,23 @@ class LazyConsole:
 out = LazyConsole()
 LABELS = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "recall@100": "R@100", "recall@1000": "R@1k", "map": "MAP",
           "mrr@10": "MRR@10", "p@5": "P@5", "p@10": "P@10"}
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While work runs under `--format json`, whatever anything else writes to stdout (a library's
+    print, a Ray worker's or a child process's output through file descriptor 1) goes to stderr, so
+    stdout holds only the JSON printed afterwards."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def esc(value: Any) -> str:
