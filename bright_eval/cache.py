@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import storage_error
 from .io import fingerprint_of
 
 
@@ -52,9 +53,12 @@ class ArtifactCache:
             else:
                 os.replace(tmp, final)
             self.builds[kind] += 1
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            clear = storage_error(exc, final)  # a full disk names the cache folder, not a numpy internal
+            if clear is exc:
+                raise
+            raise clear from None
 
     def hit(self, kind: str) -> None:
         self.hits[kind] += 1

@@ -14,7 +14,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -143,6 +143,31 @@ def execute(plan: Plan, on_event: Event = _quiet) -> list[CellResult]:
     return out
 
 
+def rerank_step(reranker, queries: dict[str, str], run, corpus: Corpus, depth: int) -> tuple[dict, dict]:
+    """The reranked run and what this call cost and left as it was (the reranker's stats delta)."""
+    stats = reranker.stats if isinstance(reranker, HasStats) else None
+    if stats is None:
+        return reranker.rerank(queries, run, corpus, depth), {}
+    before, earlier = asdict(stats), stats.failed
+    stats.failed = {}  # query ids repeat across tasks: this call's failures are the ones collected now
+    try:
+        out = reranker.rerank(queries, run, corpus, depth)
+    finally:
+        mine, stats.failed = stats.failed, {**earlier, **stats.failed}
+    delta = {f.name: getattr(stats, f.name) - before[f.name] for f in fields(stats) if f.name != "failed"}
+    delta["failed"] = mine
+    if mine:
+        log.warning("%s", rerank_warning(reranker.name, mine))
+    return out, delta
+
+
+def rerank_warning(name: str, failed: dict[str, str]) -> str:
+    calls = sum(why.startswith("call failed") for why in failed.values())
+    return (f"reranker '{name}': {len(failed)} queries kept their first-stage order ({calls} failed calls, "
+            f"{len(failed) - calls} unusable answers; reranker_stats.failed lists them; failed calls are not cached, "
+            f"so --overwrite asks again)")
+
+
 def load_corpus(plan: Plan, data) -> Corpus:
     corpus = plan.source.documents(data.task, long=plan.request.long_documents)
     if not plan.request.long_documents:
@@ -220,11 +245,12 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     run = searches.get((cell.rewriter, cell.retriever, task), search)
     timings["search_s"] = searches.charge((cell.rewriter, cell.retriever, task))
 
+    rr_stats: dict = {}
     if cell.reranker is not None:
         on_event("rerank", {"task": task, "rewriter": cell.rewriter, "retriever": cell.retriever, "reranker": cell.reranker})
         t0 = time.perf_counter()
         seen = texts if req.rerank_query == "rewritten" else {ex.id: ex.query for ex in data.examples}
-        run = plan.reranker(cell.reranker, task).rerank(seen, run, corpus, req.rerank_depth)
+        run, rr_stats = rerank_step(plan.reranker(cell.reranker, task), seen, run, corpus, req.rerank_depth)
         timings["rerank_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -249,6 +275,8 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
         warnings.append(f"{FELL_BACK} ({n_fell_back} of {len(data.examples)} rewrites were empty): these are the original "
                         f"queries' numbers, not {cell.rewriter}'s")
         log.warning("%s on %s: %s; the results file and the leaderboard mark it", cell.rewriter, task, FELL_BACK)
+    if rr_stats.get("failed"):
+        warnings.append(rerank_warning(cell.reranker, rr_stats["failed"]))
     record = ResultRecord.build(
         identity=cell.identity,
         task=task, rewriter=cell.rewriter, retriever=cell.retriever, reranker=cell.reranker, settings=cell.settings,
@@ -258,6 +286,7 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
         metrics=mean_metrics(per_query), per_query=per_query,
         queries={ex.id: {"original": ex.query, "rewritten": texts[ex.id]} for ex in data.examples},
         rewriter_stats=rw_stats, retriever_stats=dict(retriever.stats) if isinstance(retriever, RetrieverStats) else {},
+        reranker_stats=rr_stats,
         warnings=warnings, run_file=run_file, timings=timings,
     )
     record.identity_fingerprint = identity_fingerprint(cell.identity, texts)

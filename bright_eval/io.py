@@ -142,17 +142,25 @@ os.umask(_UMASK)
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write via a temporary file in the same folder and rename, so readers never see half a file."""
+    from .errors import storage_error
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise storage_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared and read
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        clear = storage_error(exc, path)
+        if clear is exc:
+            raise
+        raise clear from None
 
 
 # Run files are ~20 MB of text per BRIGHT task: level 3 writes them 4x faster than gzip's default 9

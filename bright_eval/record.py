@@ -54,6 +54,7 @@ class ResultRecord:
     queries: dict[str, dict[str, str]] = field(default_factory=dict)
     rewriter_stats: dict[str, Any] = field(default_factory=dict)
     retriever_stats: dict[str, Any] = field(default_factory=dict)  # e.g. an API embedder's requests and cost
+    reranker_stats: dict[str, Any] = field(default_factory=dict)  # an LLM reranker's calls, cost, and queries it kept as they were
     warnings: list[str] = field(default_factory=list)
     run_file: str | None = None
     timings: dict[str, float] = field(default_factory=dict)

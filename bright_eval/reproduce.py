@@ -22,6 +22,7 @@ from statistics import fmean
 from typing import Any
 
 from .errors import BrightEvalError
+from .storage import location
 from .tasks import TASKS
 
 OK, OKISH, FAIL, SKIP, UNVERIFIED = "OK", "OKish", "FAIL", "skip", "UNVERIFIED"
@@ -378,9 +379,9 @@ def _run_row(row: Row, source, results_dir: Path, cache) -> dict[str, dict]:
     request = Request([ComponentRef(row.rewriter, dict(row.rewriter_args))], [ComponentRef(row.retriever, dict(row.retriever_args))],
                       list(row.tasks))
     out: dict[str, dict] = {}
-    for cell in execute(make_plan(request, source, Path(results_dir), cache)):
+    for cell in execute(make_plan(request, source, results_dir, cache)):
         if cell.status in ("done", "reused"):
-            out[cell.task] = json.loads(Path(cell.path).read_text(encoding="utf-8"))["metrics"]
+            out[cell.task] = json.loads(location(cell.path).read_text(encoding="utf-8"))["metrics"]
         else:
             out[cell.task] = {"error": cell.error}
     return out
@@ -435,7 +436,7 @@ def run_rows(plans: list[Plan], source, results_dir: Path, cache, on_row=None, i
         measured: dict[str, dict] = {}
         if not p.blocked and p.tasks:
             row = dataclasses.replace(p.row, rewriter=p.rewriter, tasks=tuple(p.tasks))
-            measured = _run_row(row, source_for(p.row, source), Path(results_dir) / p.row.id, cache)
+            measured = _run_row(row, source_for(p.row, source), location(results_dir) / p.row.id, cache)
         errors = {t: m["error"] for t, m in measured.items() if "error" in m}
         revision = None
         if measured:

@@ -340,6 +340,7 @@ class _RichLeaderboard:
         self.lb, self.digits = lb, digits
 
     def _wide(self):
+        from rich.markup import escape
         from rich.table import Table
 
         lb = self.lb
@@ -350,11 +351,13 @@ class _RichLeaderboard:
             table.add_column(SHORT[t], justify="right")
         table.add_column("Avg.", justify="right", style="bold")
         for row in lb.rows:
-            table.add_row(row.rewriter, row.retriever, _label(row, lb), *_cells(row, lb, self.digits), style=_STYLE[row.kind])
+            # names carry settings as "[rerank_depth=10]", which rich would take for markup and drop
+            table.add_row(escape(row.rewriter), escape(row.retriever), _label(row, lb), *_cells(row, lb, self.digits), style=_STYLE[row.kind])
         return table
 
     def _narrow(self, tasks: list[str], with_avg: bool, title: str):
         from rich import box
+        from rich.markup import escape
         from rich.table import Table
 
         lb = self.lb
@@ -368,7 +371,7 @@ class _RichLeaderboard:
         for row in lb.rows:
             cells = _cells(row, lb, self.digits)
             vals = [cells[lb.tasks.index(t)] for t in tasks] + ([cells[-1]] if with_avg else [])
-            table.add_row(f"{row.rewriter} + {row.retriever}", _short_label(row, lb), *vals, style=_STYLE[row.kind])
+            table.add_row(escape(f"{row.rewriter} + {row.retriever}"), _short_label(row, lb), *vals, style=_STYLE[row.kind])
         return table
 
     def __rich_console__(self, console, options):

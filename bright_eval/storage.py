@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Union
 
-from .errors import BrightEvalError
+from .errors import BrightEvalError, storage_error
 from .io import GZIP_LEVEL, atomic_write_text, check_writable_dir
 
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory"}
@@ -102,6 +102,9 @@ class Location:
     def exists(self) -> bool:
         return self.fs.exists(self.path)
 
+    def is_dir(self) -> bool:
+        return self.fs.isdir(self.path)
+
     def read_bytes(self) -> bytes:
         return self.fs.cat_file(self.path)
 
@@ -132,6 +135,47 @@ def location(value: Place | str) -> Place:
     return Location(text) if "://" in text else Path(text)
 
 
+def parse_location(text: str) -> Place:
+    """The one type of every `--results-dir`: a URL stays a URL (`run --results-dir s3://b/runs` must not
+    become a local folder named 's3:'), anything else is a local folder."""
+    text = str(text).strip()
+    if not text:
+        raise BrightEvalError("--results-dir: empty; expected a folder or a URL such as s3://bucket/runs")
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        if not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+            raise BrightEvalError(f"--results-dir {text}: '{scheme}' is not a URL scheme; expected e.g. s3://bucket/runs or a folder")
+        return Location(text)
+    return Path(text).expanduser()
+
+
+# Schemes whose data lives in one process: Ray workers would each write to their own copy.
+PROCESS_LOCAL = {"memory"}
+
+
+def check_shared(place: Place, executor: str, option: str = "--results-dir") -> None:
+    """Fail before any work when the executor's workers could not see the results written there."""
+    if executor != "local" and isinstance(place, Location) and place.protocol in PROCESS_LOCAL:
+        raise BrightEvalError(f"{option} {place}: '{place.protocol}://' lives in one process and cannot be shared with "
+                              f"--executor {executor}'s workers; use a folder every worker sees or s3://, gs://, ...")
+
+
+def check_results_dir(place: Place, option: str = "--results-dir") -> Place:
+    """Fail with one line unless `place` is an existing folder of results (local or behind a URL)."""
+    try:
+        exists = place.exists()
+        is_dir = exists and place.is_dir()
+    except BrightEvalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every backend raises its own kind; the user needs one line
+        raise BrightEvalError(f"{option} {place}: not readable ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not exists:
+        raise BrightEvalError(f"results folder {place} does not exist ({option})")
+    if not is_dir:
+        raise BrightEvalError(f"{option} {place}: is a file, not a folder; expected the folder `run`/`matrix` wrote")
+    return place
+
+
 def check_writable(place: Place, option: str) -> Place:
     """Fail before any work when results cannot be written there (no backend, no bucket, no permission)."""
     if isinstance(place, Path):
@@ -157,19 +201,29 @@ def write_bytes(place: Place, data: bytes) -> None:
         return
     fs = place.fs
     if place.is_object_store:
-        fs.pipe_file(place.path, data)  # one PUT: the object appears only once complete
+        try:
+            fs.pipe_file(place.path, data)  # one PUT: the object appears only once complete
+        except OSError as exc:
+            _reraise(exc, place)
         return
-    fs.makedirs(place.parent.path, exist_ok=True)
     tmp = f"{place.parent.path}/.{place.name}.{uuid.uuid4().hex}.tmp"
     try:
+        fs.makedirs(place.parent.path, exist_ok=True)
         fs.pipe_file(tmp, data)
         fs.mv(tmp, place.path)
-    except BaseException:
+    except BaseException as exc:
         try:
             fs.rm_file(tmp)
         except Exception:  # noqa: BLE001 - the original error is the one to report
             pass
-        raise
+        _reraise(exc, place)
+
+
+def _reraise(exc: BaseException, place: Place):
+    clear = storage_error(exc, place)
+    if clear is exc:
+        raise exc
+    raise clear from None
 
 
 def write_text(place: Place, text: str) -> None:
@@ -194,9 +248,12 @@ def append_line(place: Place, line: str) -> None:
     """Append one line. Object stores cannot append: the file is read and rewritten whole, which is
     safe because only the driver writes the run log."""
     if isinstance(place, Path):
-        place.parent.mkdir(parents=True, exist_ok=True)
-        with open(place, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        try:
+            place.parent.mkdir(parents=True, exist_ok=True)
+            with open(place, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        except OSError as exc:
+            _reraise(exc, place)
         return
     old = place.read_text() if place.exists() else ""
     write_text(place, old + line + "\n")

@@ -7,13 +7,14 @@ with temperature 0.8, top_p 0.8 and max_tokens 2048 (:126, :138). The answer is 
 last ```json fence (:167-174, a greedy match, so two fences make it unparsable) and mapped back with
 `[indices_map[r] for r in response if r in indices_map]` (:181): ids outside 1..n or not integers
 are dropped. Scores are `k - rank_id` (:253-254), so a repeated id ends up at its last position.
-An unparsable answer (or a failed call) keeps the first-stage order (:248-251).
+An unparsable answer, JSON null (:179-180) or a call that fails after the retries (:48-67) keeps the
+first-stage order (:248-251); each such query is counted in `stats.failed` with its reason.
 
-Within the Reranker contract two things differ, both only below the documents the LLM listed:
-documents of the head the answer does not list stay in the run, in first-stage order, below the
-listed ones (BRIGHT drops them from the run), and the tail beyond `depth` is kept (BRIGHT's run
-holds only the top `input_k`). A call that fails after the retries stops the run instead of
-falling back (see llm.Completer).
+Differences (README, "BRIGHT's LLM reranker"): JSON that is not a list, or a list naming no passage,
+keeps the first-stage order (BRIGHT crashes on a number at :181 and leaves the query empty for a
+string, an object or such a list); head documents the answer does not list stay below the listed
+ones and the tail beyond `depth` is kept (BRIGHT's run holds only the listed ones); the prompt's
+"list of N ids" uses N = depth where BRIGHT uses its output `--k` (:155, :246, no default at :210).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def new_order(head: list[str], answer: str, topk: int) -> tuple[list[str], str |
     """(the head's new order, why the first-stage order was kept, or None)."""
     parsed = parse_answer(answer)
     if not isinstance(parsed, list):
-        # BRIGHT crashes on a bare number and reads a dict's keys (never ints); both are unusable answers.
+        # Not BRIGHT's: it crashes on a bare number (rerank.py:181) and ranks nothing for a string or a dict.
         return list(head), "unparsable answer"
     indices_map = {i + 1: d for i, d in enumerate(head)}
     # `isinstance` guard: BRIGHT's `r in indices_map` raises on unhashable items (nested lists).
@@ -96,7 +97,8 @@ class BrightLLMReranker:
         return text if self.doc_max_words is None else " ".join(text.split()[:self.doc_max_words])
 
     def messages(self, query: str, docs: list[str]) -> list[dict]:
-        # topk (BRIGHT's --k) is the number of passages shown: every document of the head is to be ranked.
+        # topk is BRIGHT's --k (rerank.py:155, :246), its output depth; here the number of passages shown,
+        # i.e. --k = --input_k, since every document of the head is to be ranked.
         return [{"role": "system", "content": SYSTEM},
                 {"role": "user", "content": build_prompt(query, [self._doc(d) for d in docs], len(docs))}]
 
@@ -104,12 +106,16 @@ class BrightLLMReranker:
         text = DocTexts(corpus)
         parts = heads(queries, run, depth)
         todo = [qid for qid, (head, _) in parts.items() if head]
+        # fallback=True: as rerank.py:48-67 and :247-251, a call that fails for good keeps the first stage.
         answers = self.completer.complete([(f"query {qid}", self.messages(queries[qid], [text(d) for d in parts[qid][0]]))
-                                           for qid in todo])
+                                           for qid in todo], fallback=True)
         result: Run = {qid: dict(run[qid]) for qid, (head, _) in parts.items() if not head}
         for qid, answer in zip(todo, answers):
             head, tail = parts[qid]
-            order, why = new_order(head, answer, len(head))
+            if answer is None:
+                order, why = list(head), self.completer.failures.get(f"query {qid}", "call failed")
+            else:
+                order, why = new_order(head, answer, len(head))
             if why:
                 self.stats.failed[qid] = why
             result[qid] = write_back(order, tail)

@@ -84,13 +84,15 @@ def make_decoding(max_new_tokens: int, temperature: float, top_p: float):
 class Completer:
     """Cached chat completions: each answer is committed to sqlite as it arrives; reruns pay only
     for what is missing. A call that still fails after the backend's retries stops the run with
-    the query it belongs to (finished answers stay cached), rather than silently keeping the first
-    stage, so a flaky network cannot change the numbers."""
+    the query it belongs to (finished answers stay cached), unless the caller asks for `fallback`
+    (BRIGHT's rerank.py keeps the first stage then): its answer is None, its reason is in
+    `failures` (by label) until the next call, and nothing is cached for it, so a rerun asks again."""
 
     def __init__(self, who: str, backend, decoding, cache: ArtifactCache | None, stats: RewriteStats,
                  prices: tuple[float, float] | None, batch_size: int):
         self.who, self.backend, self.decoding, self.stats = who, backend, decoding, stats
         self.prices, self.batch_size = prices, batch_size
+        self.failures: dict[str, str] = {}
         self.db = RerankCache((cache or ArtifactCache()).root / "rerank" / "llm.sqlite")
 
     def model(self) -> dict:
@@ -101,8 +103,10 @@ class Completer:
         return fingerprint_of({"model": m.get("model"), "revision": m.get("revision"), "base_url": m.get("base_url"),
                                "messages": messages, "decoding": asdict(self.decoding)})
 
-    def complete(self, requests: list[tuple[str, list[dict]]]) -> list[str]:
-        """(label, chat messages) -> completion text, in order; the label names the query in errors."""
+    def complete(self, requests: list[tuple[str, list[dict]]], fallback: bool = False) -> list[str | None]:
+        """(label, chat messages) -> completion text, in order; the label names the query in errors.
+        With `fallback`, a request whose call failed gets None instead of stopping the run."""
+        self.failures: dict[str, str] = {}
         keys = [self.key(msgs) for _, msgs in requests]
         found = self.db.get_many(list(dict.fromkeys(keys)))
         self.stats.from_cache += sum(1 for k in keys if k in found)
@@ -141,8 +145,10 @@ class Completer:
                     store(i, res)
             if self.prices:
                 self.stats.cost_usd = (self.stats.prompt_tokens * self.prices[0] + self.stats.completion_tokens * self.prices[1]) / 1e6
-            if errors:
+            if errors and not fallback:
                 label, exc = errors[0]
                 raise BrightEvalError(f"reranker '{self.who}' failed on {label} ({exc}); the {self.stats.generated} answers "
                                       f"finished so far are cached, rerun to continue")
-        return [found[k].completion or "" for k in keys]
+            for label, exc in errors:
+                self.failures[label] = f"call failed: {str(exc)[:200] or type(exc).__name__}"
+        return [found[k].completion or "" if k in found else None for k in keys]

@@ -5,13 +5,16 @@ nothing new and a local server can stand in for the API in tests. What BRIGHT do
 (xlang-ai/BRIGHT `retrievers.py` at d99e839) and what is kept here:
 
 * OpenAI text-embedding-3-large: texts cut to 6000 cl100k_base tokens (L29-33, L315-323), then
-  `json.dumps(text.replace("\\n", " "))` (L56), batches of 1024 (L325), cosine (L345).
+  `json.dumps(text.replace("\\n", " "))` (L56), batches of 1024 (L325), cosine (L345); a batch is split
+  further to stay within the API's 300,000 tokens per request (counted with tiktoken), which BRIGHT's
+  batches of long documents exceed.
 * Cohere embed-english-v3.0: input_type search_document / search_query (L373, L392), dot product
   (L399; v3 vectors are unit length, so it ranks as cosine). BRIGHT's batch of 8192 (L353) goes through
   the SDK, which sends 96 texts a request, the API's limit; so do we.
 * Voyage voyage-large-2-instruct: input_type document / query (L445, L475), texts cut at 16000 tokens
   of the `voyageai/voyage` tokenizer (L405-413), here by the API's own truncation at the model's 16k
   context; cosine (L489). BRIGHT sends one text a request (L418); batch size changes speed, not vectors.
+  Batches also stay within the API's 120K tokens per request, estimated from UTF-8 bytes.
 * Google text-embedding-preview-0409 (Vertex AI): task_type RETRIEVAL_DOCUMENT / RETRIEVAL_QUERY
   (L512, L521), output_dimensionality 768 (L35, L48), empty texts sent as 'empty' (L41-44), batches
   of 8 (L498), cosine (L522).
@@ -72,6 +75,10 @@ API_MODELS = (
 )
 API_BY_NAME = {m.name: m for m in API_MODELS}
 OPENAI_MAX_TOKENS = 6000  # BRIGHT's cut_text_openai threshold (retrievers.py L29)
+# Tokens summed over one request's texts. OpenAI: 300,000 for every embedding model (API reference,
+# embeddings `input`); BRIGHT's 1024 texts of up to 6000 tokens each could send 6.1M. Voyage: 120K for
+# the large-2 family (API reference, `input`: 320K for voyage-2, 120K for voyage-large-2 and kin).
+REQUEST_TOKEN_CAP = {"openai": 300_000, "voyage": 120_000}
 GOOGLE_DIM = 768          # BRIGHT's get_embedding_google dimensionality (retrievers.py L35)
 
 
@@ -99,6 +106,35 @@ def preprocess(model: ApiModel, texts: list[str], tokenizer=None) -> list[str]:
     if model.provider == "google":
         return [t if t.strip() else "empty" for t in texts]
     return list(texts)
+
+
+def token_counts(model: ApiModel, sent: list[str], tokenizer=None) -> list[int] | None:
+    """Tokens each text sent costs toward the request cap: counted with tiktoken for OpenAI; for Voyage
+    (Llama 2's tokenizer, not installed here) the UTF-8 byte count plus one, an upper bound since its
+    byte-fallback tokens cover at least a byte; None where there is no cap."""
+    if model.provider == "openai":
+        count = getattr(tokenizer, "encode_ordinary", None) or tokenizer.encode
+        return [len(count(t)) for t in sent]
+    if model.provider == "voyage":
+        return [len(t.encode("utf-8")) + 1 for t in sent]
+    return None
+
+
+def pack(sizes: list[int] | None, n: int, max_texts: int, max_tokens: int | None) -> list[tuple[int, int]]:
+    """(start, end) of consecutive batches of at most `max_texts` texts and `max_tokens` tokens; a text
+    over the cap on its own goes alone (the API truncates or refuses it, with a message naming it)."""
+    cap = max_tokens if sizes is not None else None
+    out, start, total = [], 0, 0
+    for i in range(n):
+        size = sizes[i] if cap is not None else 0
+        full = i - start >= max_texts or (cap is not None and total + size > cap)
+        if i > start and full:
+            out.append((start, i))
+            start, total = i, 0
+        total += size
+    if n > start:
+        out.append((start, n))
+    return out
 
 
 def request_for(model: ApiModel, texts: list[str], role: str, base_url: str | None, key: str) -> tuple[str, dict, dict]:
@@ -203,8 +239,10 @@ class ApiEmbedRetriever:
             self._tokenizer = _openai_tokenizer()
         key = self._key()
         rows: list[list[float]] = []
-        for s in range(0, len(texts), self.batch_size):
-            batch = preprocess(self.model_def, texts[s:s + self.batch_size], self._tokenizer)
+        sent = preprocess(self.model_def, texts, self._tokenizer)
+        sizes = token_counts(self.model_def, sent, self._tokenizer)
+        for s, e in pack(sizes, len(sent), self.batch_size, REQUEST_TOKEN_CAP.get(self.model_def.provider)):
+            batch = sent[s:e]
             url, headers, body = request_for(self.model_def, batch, role, self.base_url, key)
             emb, billed = parse_response(self.model_def, self._post(url, headers, body), batch)
             if len(emb) != len(batch):

@@ -10,7 +10,8 @@ retrievers.
 
 Each child is taken `depth` documents deep (default: the search's k, so 1000 under BRIGHT's protocol).
 Excluded documents are removed by the children (before their own cut) and again from the fused run.
-Ties in a child's run keep the child's order (its stable sort); the fused cut breaks ties by doc id.
+A child's ranks are those of trec_eval's order of its run (score descending, then doc id descending);
+the fused cut breaks ties by doc id.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 from bright_eval.components import IndexCache, Releasable, Retriever, RetrieverStats, bind
 from bright_eval.errors import BrightEvalError
 from bright_eval.registry import split_options, split_top_level
+from bright_eval.trec import ranked as trec_ranked
 
 METHODS = ("rrf", "interp")
 NORMS = ("min-max", "z-score", "none")
@@ -54,8 +56,10 @@ def create_child(spec: str, cache=None) -> Retriever:
 
 # -- fusion ----------------------------------------------------------------------------------------
 def ranked(scores: Scores) -> list[str]:
-    """Doc ids by score, descending; ties keep the run's own order (Python's sort is stable)."""
-    return sorted(scores, key=lambda d: -scores[d])
+    """Doc ids in trec_eval's order of the run: score descending, then doc id descending
+    (usnistgov/trec_eval form_res_rels.c, comp_sim_docno), the order in which `evaluate` scores the
+    child. Not the child's own output order: the same run read back from its file must fuse the same."""
+    return [d for d, _ in trec_ranked(scores)]
 
 
 def rrf(runs: list[Scores], k: float = 60, weights: list[float] | None = None) -> Scores:

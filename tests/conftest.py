@@ -4,6 +4,7 @@ set BRIGHT_SHARED to point elsewhere."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,8 @@ def cli_env(tmp_path, tiny_bright, monkeypatch, capsys):
         return code, out, err
 
     return data, run
+
+
 @pytest.fixture(scope="session")
 def explore_runs(tiny_bright, tmp_path_factory) -> tuple[Path, Path]:
     """(data dir, results dir): `matrix` results for the explorer's tests (tests/explore_fixture.py)."""
@@ -112,3 +115,27 @@ def explore_runs(tiny_bright, tmp_path_factory) -> tuple[Path, Path]:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.build(tiny_bright, tmp_path_factory.mktemp("explore"))
+
+
+@pytest.fixture
+def s3_server(monkeypatch):
+    """A real S3 API (moto's server) on 127.0.0.1, credentials from the environment as on a worker."""
+    pytest.importorskip("s3fs")
+    server_mod = pytest.importorskip("moto.server")
+    fsspec = pytest.importorskip("fsspec")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                 "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+        monkeypatch.setenv(k, v)
+    fsspec.config.conf.pop("s3", None)
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir("bright-results")
+    try:
+        yield "s3://bright-results"
+    finally:
+        server.stop()
+        fsspec.filesystem("s3").clear_instance_cache()

@@ -244,3 +244,29 @@ def test_numpy_top_k_matches_dense_exact_top_k():
             assert got_i[row][keep].tolist() == want_i[row][keep].tolist()
             np.testing.assert_allclose(got_s[row][keep], want_s[row][keep], atol=1e-5)
     assert got_i[0][:2].tolist() == [7, 40]
+
+
+@pytest.mark.parametrize("name, cap, unit", [("text-embedding-3-large", 300_000, len),  # CharTokenizer: a token a character
+                                             ("voyage-large-2-instruct", 120_000, lambda t: len(t.encode()) + 1)])
+def test_batches_stay_within_the_apis_tokens_per_request(name, cap, unit, api, tmp_path):
+    # BRIGHT's batches (1024 texts for OpenAI) of long documents exceed the per-request cap; the API refuses those.
+    served = FakeApi.answer
+
+    def capped(path, body):
+        assert sum(unit(t) for t in body["input"]) <= cap, "request over the API's token cap"
+        return served(path, body)
+
+    api.answer = capped
+    texts = [f"document {i} " + "word " * (2_000 + 37 * i) for i in range(160)]  # ~1.9M characters in all
+    r = RETRIEVERS.create(name, cache=ArtifactCache(tmp_path), base_url=api.url, batch_size=1024)
+    emb = r.embed(texts, "document")
+    sent = [t for req in api.requests for t in req["body"]["input"]]
+    assert len(api.requests) > 1 and len(sent) == len(texts)
+    assert sent == api_embed.preprocess(api_embed.API_BY_NAME[name], texts, CharTokenizer())  # every text once, in order
+    assert np.allclose(emb[5], _vector(sent[5]), atol=1e-6)
+
+
+def test_pack_counts_texts_and_tokens():
+    assert api_embed.pack([5, 5, 5, 5], 4, 3, 12) == [(0, 2), (2, 4)]
+    assert api_embed.pack([20, 1, 1], 3, 8, 10) == [(0, 1), (1, 3)]  # a text over the cap goes alone
+    assert api_embed.pack(None, 5, 2, None) == [(0, 2), (2, 4), (4, 5)]

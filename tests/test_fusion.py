@@ -107,6 +107,48 @@ def test_exclusions_depth_and_capabilities():
     assert deeper.search({"q": "t"}, k=1) == {"q": {"c": pytest.approx(1 / 61 + 1 / 63)}}
 
 
+def trec_order_scores(run: dict[str, float]) -> dict[str, float]:
+    """The run's trec_eval order (usnistgov/trec_eval form_res_rels.c comp_sim_docno: score descending,
+    then strcmp(docno) descending) as strictly decreasing scores."""
+    order = sorted(run, key=lambda d: (run[d], d.encode()), reverse=True)
+    return {d: float(len(order) - i) for i, d in enumerate(order)}
+
+
+def test_trec_eval_puts_the_highest_doc_id_first_among_ties():
+    import pytrec_eval
+
+    run = {"q": {"a": 1.0, "c": 1.0, "b": 1.0}}
+    rr = {top: pytrec_eval.RelevanceEvaluator({"q": {top: 1}}, {"recip_rank"}).evaluate(run)["q"]["recip_rank"] for top in "abc"}
+    assert rr == {"c": 1.0, "b": 0.5, "a": pytest.approx(1 / 3)}
+
+
+@pytest.mark.slow  # ranx compiles its numba kernels on first use
+def test_rrf_ranks_ties_in_trec_eval_order_as_ranx():
+    import random
+
+    ranx = pytest.importorskip("ranx")
+    rng = random.Random(7)
+    members: list[dict[str, dict[str, float]]] = [{}, {}]
+    for q in range(30):
+        for i, m in enumerate(members):
+            docs = [f"d{rng.randrange(60):02d}" for _ in range(25)]
+            scores = {d: float(rng.choice((1, 2, 2, 3, 3, 3))) / (i + 1) for d in docs}  # many ties
+            # each member lists its ties in its own order (ascending ids, or shuffled), not trec_eval's
+            items = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])) if i == 0 else rng.sample(list(scores.items()), len(scores))
+            m[str(q)] = dict(items)
+    theirs = ranx.fuse([ranx.Run({q: trec_order_scores(r) for q, r in m.items()}) for m in members], method="rrf",
+                       params={"k": 60}).to_dict()
+    tied = 0
+    for q in members[0]:
+        ours = rrf([m[q] for m in members], 60)
+        assert set(ours) == set(theirs[q])
+        assert ours == pytest.approx(theirs[q], abs=1e-9), q
+        tied += any(len(set(m[q].values())) < len(m[q]) for m in members)
+        # the same run read back in another order fuses the same
+        assert rrf([dict(reversed(list(m[q].items()))) for m in members], 60) == ours
+    assert tied == 30
+
+
 @pytest.fixture(scope="module")
 def proxy_runs(make_proxy, tmp_path_factory):
     """Real runs of BM25 and all-MiniLM-L6-v2 on a small answer-retrieval proxy, through `fuse:`."""
@@ -135,12 +177,11 @@ def test_fusion_matches_ranx_on_real_runs(proxy_runs):
     ranx = pytest.importorskip("ranx")
     bound, queries, runs, _, _ = proxy_runs
     ours_rrf = {q: rrf([r[q] for r in runs], 60) for q in queries}
-    # ranx sorts each run itself and breaks score ties arbitrarily, so compare only where the children have no ties.
-    untied = [q for q in queries if all(len(set(r[q].values())) == len(r[q]) for r in runs)]
-    assert len(untied) >= len(queries) - 2
-    theirs = ranx.fuse([ranx.Run({q: runs[i][q] for q in untied}) for i in range(2)], method="rrf", params={"k": 60}).to_dict()
-    for q in untied:
-        assert theirs[q] == pytest.approx(ours_rrf[q], abs=1e-12)
+    # ranx breaks score ties itself (np.argsort), so it gets each child in trec_eval's order, as tie-free scores.
+    theirs = ranx.fuse([ranx.Run({q: trec_order_scores(r[q]) for q in queries}) for r in runs], method="rrf",
+                       params={"k": 60}).to_dict()
+    for q in queries:
+        assert theirs[q] == pytest.approx(ours_rrf[q], abs=1e-9), q
     for norm, rx_norm in (("min-max", "min-max"), ("z-score", "zmuv")):
         w = [0.3, 0.7]
         theirs = ranx.fuse([ranx.Run({q: r[q] for q in queries}) for r in runs], norm=rx_norm, method="wsum",

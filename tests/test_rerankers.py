@@ -316,19 +316,38 @@ def test_bright_llm_prices_an_api_model(server, tmp_path, monkeypatch):
     assert rr.stats.cost_usd == pytest.approx((1000 * 2.5 + 20 * 10.0) / 1e6)
 
 
-def test_bright_llm_hard_failure_names_the_query_and_resumes(server, tmp_path, monkeypatch):
+def test_bright_llm_failed_call_keeps_the_first_stage_as_rerank_py_and_is_recorded(server, tmp_path, monkeypatch):
+    # rerank.py:48-67 gives up after 5 tries and :247-251 keeps the first-stage ranks; the run goes on.
+    from bright_eval.execute import rerank_step
+    from bright_eval.record import ResultRecord
+
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     queries = {"q1": "GOOD a", "q2": "DEAD b"}
     run = {q: dict(RUN1) for q in queries}
     rr = make("llm:openai:my-model", server, tmp_path, concurrency=1)
     rr.completer.backend.backoff = 0.01
-    with pytest.raises(BrightEvalError, match=r"failed on query q2 \(InternalServerError after 3 tries"):
+    out, stats = rerank_step(rr, queries, run, CORPUS, 4)
+    assert order(out["q2"]) == order(RUN1)
+    assert order(out["q1"])[:4] == by_grade(order(RUN1)[:4])
+    assert list(stats["failed"]) == ["q2"] and stats["failed"]["q2"].startswith("call failed: InternalServerError after 3 tries")
+    assert (stats["generated"], stats["from_cache"]) == (1, 0)
+    # A second task with the same query ids: its own failures only, counted again.
+    out, stats = rerank_step(rr, {"q2": "DEAD b"}, {"q2": dict(RUN1)}, CORPUS, 4)
+    assert list(stats["failed"]) == ["q2"] and stats["generated"] == 0
+    assert server.calls.count("DEAD b") == 2 * 3  # a failed call is not cached: asked again (3 tries each)
+    rec = ResultRecord.build(identity={}, task="t", rewriter="r", retriever="b", reranker="x", metrics={}, per_query={},
+                             reranker_stats=stats)
+    assert ResultRecord.from_dict(rec.to_dict()).reranker_stats["failed"] == stats["failed"]
+
+
+def test_rankgpt_hard_failure_still_names_the_query_and_resumes(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    queries = {"q1": "GOOD a", "q2": "DEAD b"}
+    run = {q: dict(RUN1) for q in queries}
+    rr = make("rankgpt:openai:my-model", server, tmp_path, concurrency=1)
+    rr.completer.backend.backoff = 0.01
+    with pytest.raises(BrightEvalError, match=r"failed on .*q2.* \(InternalServerError after 3 tries"):
         rr.rerank(queries, run, CORPUS, depth=4)
-    queries["q2"] = "GOOD b"
-    again = make("llm:openai:my-model", server, tmp_path)
-    out = again.rerank(queries, run, CORPUS, depth=4)
-    assert (again.stats.generated, again.stats.from_cache) == (1, 1)
-    assert order(out["q2"])[:4] == by_grade(order(RUN1)[:4])
 
 
 def simulate_rankgpt(ids, window, step):

@@ -4,7 +4,6 @@ S3 API server (moto's server mode on 127.0.0.1), with the same atomic-write and 
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 
 import pytest
@@ -92,29 +91,6 @@ def test_unwritable_url_is_one_clear_error(tmp_path):
     (tmp_path / "f").write_text("a file in the way")
     with pytest.raises(BrightEvalError, match="--results-dir .*not writable"):
         storage.check_writable(storage.location(f"file://{tmp_path}/f/runs"), "--results-dir")
-
-
-@pytest.fixture
-def s3_server(monkeypatch):
-    """A real S3 API (moto's server) on 127.0.0.1, credentials from the environment as on a worker."""
-    pytest.importorskip("s3fs")
-    server_mod = pytest.importorskip("moto.server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-                 "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
-        monkeypatch.setenv(k, v)
-    fsspec.config.conf.pop("s3", None)
-    fs = fsspec.filesystem("s3", skip_instance_cache=True)
-    fs.mkdir("bright-results")
-    try:
-        yield "s3://bright-results"
-    finally:
-        server.stop()
-        fsspec.filesystem("s3").clear_instance_cache()
 
 
 def test_results_on_s3(s3_server, data, tmp_path):

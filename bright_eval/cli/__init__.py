@@ -170,7 +170,9 @@ def main() -> None:
     try:
         app()
     except BrightEvalError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from .render import esc
+
+        err.print(f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         _say_interrupted()

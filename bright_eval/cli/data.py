@@ -13,7 +13,7 @@ from bright_eval.tasks import SE_TASKS, parse_tasks
 
 from . import app, err, sub_app
 from .options import DataDir, HubRepo, OptPath, Tasks
-from .render import out
+from .render import esc, out
 
 data_app = sub_app(help="Inspect BRIGHT data and make local mirrors.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -27,7 +27,7 @@ def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
     from bright_eval.data import check_gold_in_corpus, get_source
 
     source = get_source(data_dir)
-    table = Table(title=f"BRIGHT data: {source.description}", title_justify="left")
+    table = Table(title=f"BRIGHT data: {esc(source.description)}", title_justify="left")
     for col in ("task", "queries", "gold/query", "queries w/ excluded", "docs", "gold missing"):
         table.add_column(col, justify="right" if col != "task" else "left")
     for task in parse_tasks(tasks):
@@ -41,7 +41,7 @@ def check(tasks: str = Tasks, data_dir: OptPath = DataDir,
                 n_docs, missing = f"{len(corpus):,}", str(check_gold_in_corpus(task, exs, corpus))
             except DataNotFound as exc:  # BRIGHT's local layout often has no documents; a broken file is an error
                 n_docs = "[red]missing[/]"
-                err.print(f"[yellow]{task}[/]: {exc}")
+                err.print(f"[yellow]{task}[/]: {esc(exc)}")
         table.add_row(task, str(len(exs)), f"{sum(len(e.gold_ids) for e in exs) / max(len(exs), 1):.2f}",
                       str(sum(1 for e in exs if e.excluded_ids)), n_docs, missing)
     out.print(table)
@@ -77,7 +77,7 @@ def export(
         from bright_eval.hub import write_hub_repo
 
         configs = write_hub_repo(source, to, task_list, names, long_documents)
-        err.print(f"hub-layout repository written to {to}: " + ", ".join(f"{c} ({len(t)})" for c, t in configs.items()))
+        err.print(esc(f"hub-layout repository written to {to}: " + ", ".join(f"{c} ({len(t)})" for c, t in configs.items())))
     else:
         for task in task_list:
             _export_task(source, to / task, task, long_documents, names)
@@ -104,14 +104,14 @@ def _export_task(source, folder: Path, task: str, long_documents: bool, names: l
             write_jsonl(folder / "long_documents.jsonl.gz", ({"id": i, "content": t} for i, t in zip(long_docs.ids, long_docs.texts)))
             n_long = f"{len(long_docs):,}"
         except DataNotFound as exc:
-            err.print(f"[yellow]{task}[/]: long documents skipped: {exc}")
+            err.print(f"[yellow]{task}[/]: long documents skipped: {esc(exc)}")
     for name in names:
         try:
             rs = source.reasoning(task, name)
         except DataNotFound:
             continue  # this task has no such set
         write_jsonl(folder / "reasoning" / f"{name}.jsonl", ({"id": k, "query": v} for k, v in rs.items()))
-    err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {folder}")
+    err.print(f"[green]{task}[/]: {len(exs)} queries, {len(docs):,} documents, {n_long} long documents -> {esc(folder)}")
 
 @data_app.command("proxy")
 def proxy(
@@ -128,4 +128,4 @@ def proxy(
 
     check_writable_dir(to, "--out")
     counts = build_proxy(get_source(data_dir), to, tuple(parse_tasks(tasks)))
-    err.print(f"proxy written to {to}: {sum(counts.values())} queries over {len(counts)} tasks, {sum(counts.values())} answers in the pool")
+    err.print(f"proxy written to {esc(to)}: {sum(counts.values())} queries over {len(counts)} tasks, {sum(counts.values())} answers in the pool")

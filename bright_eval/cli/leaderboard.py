@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -12,13 +11,13 @@ from bright_eval.scoring import HEADLINE
 from bright_eval.tasks import parse_tasks
 
 from . import app, err
-from .options import OptPath, ResultsDir
-from .render import out
+from .options import OptPath, PlaceArg, ResultsDir
+from .render import esc, out
 
 
 @app.command()
 def leaderboard(
-    results_dir: Path = ResultsDir,
+    results_dir: PlaceArg = ResultsDir,
     fmt: str = typer.Option("table", "--format", help="One of: table, markdown, csv, latex, json."),
     settings: Optional[str] = typer.Option(None, "--settings",
         help="Only results made with these settings, e.g. 'top_k=100' ('' = BRIGHT's defaults)."),
@@ -44,25 +43,24 @@ def leaderboard(
         raise BrightEvalError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     if output is not None:
         check_writable_file(output, "--out")
-    if not Path(results_dir).exists():
-        raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
-    if not Path(results_dir).is_dir():
-        raise BrightEvalError(f"--results-dir {results_dir}: is a file, not a folder; expected the folder `run`/`matrix` wrote")
+    from bright_eval.storage import check_results_dir
+
+    check_results_dir(results_dir)
     lb = build(results_dir, metric, reported or bool(reported_filter), reported_filter,
                parse_tasks(tasks) if tasks else None, reported_file, settings, split_settings, mteb_results)
     if not any(r.kind == "measured" for r in lb.rows):
-        err.print(f"[yellow]warning[/]: no results files under {results_dir}", highlight=False)
+        err.print(f"[yellow]warning[/]: no results files under {esc(results_dir)}", highlight=False)
     if fmt == "table" and output is None:
         out.print(to_rich(lb, digits))
         for i, src in enumerate(lb.sources, 1):
-            out.print(f"[dim][{i}] {src} (reported)[/]", highlight=False)
+            out.print(f"[dim][{i}] {esc(src)} (reported)[/]", highlight=False)
         for row in lb.rows:
             for note in row.notes if row.kind == "measured" else ():
-                out.print(f"[yellow]note[/] {row.rewriter} + {row.retriever}: {note}", highlight=False)
+                out.print(f"[yellow]note[/] {esc(row.rewriter)} + {esc(row.retriever)}: {esc(note)}", highlight=False)
         return
     text = render(lb, "markdown" if fmt == "table" else fmt, digits)
     if output is not None:
         atomic_write_text(output, text)
-        err.print(f"leaderboard written to {output}", highlight=False)
+        err.print(f"leaderboard written to {esc(output)}", highlight=False)
     else:
         typer.echo(text, nl=False)

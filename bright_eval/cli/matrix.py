@@ -13,8 +13,8 @@ from bright_eval import progress as progress_mod
 from bright_eval.errors import BrightEvalError
 
 from . import app, err
-from .options import DataRevision, HubRepo, OptPath
-from .render import check_format, out
+from .options import DataRevision, HubRepo, OptPath, PlaceArg, results_location
+from .render import check_format, out, stdout_to_stderr
 
 if TYPE_CHECKING:  # the machinery (and rich) loads when a command runs, not for `--help`
     from rich.text import Text
@@ -68,7 +68,7 @@ class LiveGrid:
         for t in self.tasks:
             table.add_column(t[:10], justify="right")
         for rw, ret, rr in self.systems:
-            table.add_row(rw, ret, rr or "", *(self.state.get((rw, ret, rr, t), Text("")) for t in self.tasks))
+            table.add_row(Text(rw), Text(ret), Text(rr or ""), *(self.state.get((rw, ret, rr, t), Text("")) for t in self.tasks))
         done = sum(1 for v in self.state.values() if v.plain not in ("·",))
         status = Text(f"{done}/{len(self.state)} cells · {time.time() - self.t0:.0f}s · {self.activity}", style="cyan")
         return Group(table, status, Text(self.cluster, style="cyan")) if self.cluster else Group(table, status)
@@ -85,11 +85,15 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
     from bright_eval.data import get_source
     from bright_eval.executors import EXECUTORS
     from bright_eval.plan import make_plan
+    from bright_eval.storage import location
 
     if executor not in EXECUTORS:
         raise BrightEvalError(f"--executor must be one of {', '.join(EXECUTORS)}, got '{executor}'")
     if executor == "local" and (address or resources):
         raise BrightEvalError("--address and [matrix.resources] are for --executor ray")
+    from bright_eval.storage import check_shared
+
+    check_shared(location(results), executor)
     execute = _executor(executor, address, resources)
     source = get_source(data_dir, hub_repo, data_revision, revision_option="--data-revision")
     plan = make_plan(request, source, results, cache, overwrite)
@@ -107,7 +111,8 @@ def run_request(request: Request, data_dir: Optional[Path], results, cache: Arti
             err.print(f"[yellow]blocked[/] {task}: {escape(reason)}", highlight=False, soft_wrap=True)
     if fmt == "json":
         progress_mod.set_enabled(False)
-        return execute(plan)
+        with stdout_to_stderr():
+            return execute(plan)
     if not live:
         return execute(plan)
     if not err.is_terminal:
@@ -148,7 +153,7 @@ def summarize(cells: list[CellResult], cache: ArtifactCache, results: Path, fmt:
             if c.status == "failed":
                 err.print(f"[red]failed[/] {c.task} {escape(_system(c))}: {escape(c.error)}", highlight=False, soft_wrap=True)
         err.print(f"{summary['done']} computed, {summary['reused']} reused, {summary['failed']} failed, {summary['blocked']} blocked; "
-                  f"cache {cache.stats()}; results in {results}", highlight=False, soft_wrap=True)
+                  f"cache {cache.stats()}; results in {escape(str(results))}", highlight=False, soft_wrap=True)
     if summary["failed"] or summary["blocked"]:
         raise typer.Exit(1)
 
@@ -223,8 +228,8 @@ def matrix(
     data_dir: OptPath = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR", help="Local BRIGHT folder; default: the HF hub."),
     hub_repo: Optional[str] = HubRepo,
     data_revision: Optional[str] = DataRevision,
-    results_dir: Optional[str] = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR",
-                                              help="Results folder or fsspec URL, e.g. s3://bucket/runs (default results/runs)."),
+    results_dir: Optional[PlaceArg] = typer.Option(None, "--results-dir", envvar="BRIGHT_RESULTS_DIR", parser=results_location,
+                                                   help="Results folder or fsspec URL, e.g. s3://bucket/runs (default results/runs)."),
     cache_dir: OptPath = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE", help="Cache for indexes, embeddings, rewrites."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute cells that already have a results file."),
@@ -235,7 +240,7 @@ def matrix(
 ) -> None:
     from bright_eval.cache import ArtifactCache
     from bright_eval.experiment import build_request, read_config
-    from bright_eval.storage import location
+    from bright_eval.storage import parse_location
 
     check_format(fmt)
     conf = read_config(config) if config else {}
@@ -252,7 +257,7 @@ def matrix(
                             rerankers=rerankers or conf.get("rerankers"), rerank_depth=pick(rerank_depth, "rerank_depth", 100),
                             rerank_query=pick(rerank_query, "rerank_query", "original"))
     _warn_unused_tables(config, conf, request)
-    results = location(pick(results_dir, "results_dir", Path("results/runs")))
+    results = results_dir if results_dir is not None else parse_location(str(conf.get("results_dir", "results/runs")))
     cache = ArtifactCache(pick(cache_dir, "cache_dir", None))
     how = pick(executor, "executor", "local")
     # RAY_ADDRESS in the environment serves Ray runs and is ignored otherwise; an --address typed on the

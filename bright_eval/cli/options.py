@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 DataDir = typer.Option(None, "--data-dir", envvar="BRIGHT_DATA_DIR",
                        help="Local BRIGHT folder (layout of shared/bright + documents.jsonl[.gz]); default: the HF hub.")
-ResultsDir = typer.Option(Path("results/runs"), "--results-dir", envvar="BRIGHT_RESULTS_DIR", help="Where results files are written and read.")
+
+
+def results_location(text: str):
+    """The parser of every --results-dir: a folder or an fsspec URL (bright_eval.storage.Place)."""
+    from bright_eval.storage import parse_location
+
+    return parse_location(text)
+
+
+# Annotate with `Any`: typer refuses Union annotations, and the parser decides the type.
+ResultsDir = typer.Option("results/runs", "--results-dir", envvar="BRIGHT_RESULTS_DIR", parser=results_location,
+                          help="Where results files are written and read: a folder or a URL such as s3://bucket/runs.")
 CacheDir = typer.Option(None, "--cache-dir", envvar="BRIGHT_EVAL_CACHE",
     help="Cache for indexes, embeddings and rewrites (default ~/.cache/bright-eval).")
 Tasks = typer.Option("all", "--tasks", "-t", help="Comma-separated BRIGHT tasks, or 'all'.")
@@ -17,6 +28,7 @@ Format = typer.Option("table", "--format", help="table (rich) or json (one JSON 
 TopK = typer.Option(1000, "--top-k", min=1, help="Ranking depth kept per query (BRIGHT: 1000).")
 
 OptPath = Optional[Path]
+PlaceArg = Any  # a bright_eval.storage.Place, made by results_location
 HubRepo = typer.Option(None, "--hub-repo", envvar="BRIGHT_HUB_REPO",
                        help="A mirror of xlangai/BRIGHT: a hub repo id or a local dataset repository (ignored with --data-dir).")
 DataRevision = typer.Option(None, "--data-revision", envvar="BRIGHT_REVISION", help="Pin BRIGHT's hub revision (branch, tag or commit).")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -42,6 +46,30 @@ LABELS = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "recall@100": "R@100", "rec
           "mrr@10": "MRR@10", "p@5": "P@5", "p@10": "P@10"}
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While work runs under `--format json`, whatever anything else writes to stdout (a library's
+    print, a Ray worker's or a child process's output through file descriptor 1) goes to stderr, so
+    stdout holds only the JSON printed afterwards."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def esc(value: Any) -> str:
+    """Text from users, files or the system made safe for rich: '[api]' prints as '[api]', not as a style."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def check_format(fmt: str) -> str:
     if fmt not in ("table", "json"):
         raise BrightEvalError(f"--format must be 'table' or 'json', got '{fmt}'")
@@ -59,14 +87,14 @@ def emit(per_task: dict[str, dict[str, float]], fmt: str, title: str, notes: dic
 
     from bright_eval.scoring import METRICS
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=esc(title), title_justify="left")
     table.add_column("task", no_wrap=True)
     for m in METRICS:
         table.add_column(LABELS[m], justify="right", style="bold" if m == "ndcg@10" else None, no_wrap=True)
     if notes:
         table.add_column("")
     for task, vals in per_task.items():
-        table.add_row(task, *(f"{100 * vals[m]:.2f}" for m in METRICS), *([notes.get(task, "")] if notes else []))
+        table.add_row(task, *(f"{100 * vals[m]:.2f}" for m in METRICS), *([esc(notes.get(task, ""))] if notes else []))
     if len(per_task) > 1:
         avg = {m: fmean(v[m] for v in per_task.values()) for m in METRICS}
         table.add_row("[b]average[/]", *(f"[b]{100 * avg[m]:.2f}[/]" for m in METRICS), *([""] if notes else []))

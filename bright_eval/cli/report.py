@@ -12,7 +12,7 @@ from bright_eval.errors import BrightEvalError
 from bright_eval.scoring import HEADLINE
 
 from . import app, err
-from .options import ResultsDir
+from .options import PlaceArg, ResultsDir
 
 
 def _names(value: Optional[str]) -> list[str] | None:
@@ -21,7 +21,7 @@ def _names(value: Optional[str]) -> list[str] | None:
 
 @app.command()
 def report(
-    results_dir: Path = ResultsDir,
+    results_dir: PlaceArg = ResultsDir,
     baseline: str = typer.Option("original", "--baseline", "-b", help="Baseline rewriter."),
     ablation: str = typer.Option("rewriter", "--ablation", help="rewriter (vs --baseline) or reranker (each reranked system vs its first stage)."),
     baseline_retriever: Optional[str] = typer.Option(None, "--baseline-retriever",
@@ -50,10 +50,9 @@ def report(
     if fmt not in ("table", "json"):
         raise BrightEvalError(f"--format must be 'table' or 'json', got '{fmt}'")
     check_writable_dir(out_dir, "--out")
-    if not Path(results_dir).exists():
-        raise BrightEvalError(f"results folder {results_dir} does not exist (--results-dir)")
-    if not Path(results_dir).is_dir():
-        raise BrightEvalError(f"--results-dir {results_dir}: is a file, not a folder; expected the folder `run`/`matrix` wrote")
+    from bright_eval.storage import check_results_dir
+
+    check_results_dir(results_dir)
     settings = Settings(metric=metric, rounds=rounds, seed=seed, level=level, alpha=alpha, top_n=top_n)
     rep = build_report(results_dir, baseline, baseline_retriever, _names(rewriters), _names(retrievers), settings,
                        results_settings, split_settings, ablation)
@@ -65,15 +64,15 @@ def report(
         return
     from rich.table import Table
 
-    from .render import out
+    from .render import esc, out
 
-    table = Table(title=f"Δ {metric} x100 vs baseline '{baseline}' (macro over tasks)", title_justify="left")
+    table = Table(title=esc(f"Δ {metric} x100 vs baseline '{baseline}' (macro over tasks)"), title_justify="left")
     for col in ("rewriter", "retriever", "tasks", "Δ", f"{int(100 * level)}% CI", "p rand", "p t pooled", "W/T/L"):
         table.add_column(col, justify="left" if col in ("rewriter", "retriever") else "right", overflow="fold")
     for c in rep["comparisons"]:
         o = c["overall"]
-        table.add_row(c["rewriter"], c["retriever"], str(o["tasks"]), f"{100 * o['delta']:+.2f}",
+        table.add_row(esc(c["rewriter"]), esc(c["retriever"]), str(o["tasks"]), f"{100 * o['delta']:+.2f}",
                       f"[{100 * o['ci'][0]:+.2f}, {100 * o['ci'][1]:+.2f}]", f"{o['p_rand_macro']:.4g}", f"{o['p_t_pooled']:.4g}",
                       f"{o['wins']}/{o['ties']}/{o['losses']}")
     out.print(table)
-    err.print("report written: " + ", ".join(str(p) for p in paths.values()), highlight=False, soft_wrap=True)
+    err.print("report written: " + ", ".join(esc(p) for p in paths.values()), highlight=False, soft_wrap=True)

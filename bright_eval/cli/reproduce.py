@@ -10,8 +10,8 @@ import typer
 from bright_eval.errors import BrightEvalError
 
 from . import app, err
-from .options import CacheDir, DataDir, HubRepo, OptPath
-from .render import out
+from .options import CacheDir, DataDir, HubRepo, OptPath, PlaceArg, results_location
+from .render import esc, out
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -60,9 +60,9 @@ def _print_outcome(o) -> None:
     from bright_eval.reproduce import revision_warning
     from bright_eval.reproduce_report import unverified_by_reason
 
-    head = f"[bold]{o.row.id}[/]: {o.plan.rewriter} + {o.row.retriever} [dim]vs {o.row.cite}[/]"
+    head = f"[bold]{esc(o.row.id)}[/]: {esc(o.plan.rewriter)} + {esc(o.row.retriever)} [dim]vs {esc(o.row.cite)}[/]"
     if o.plan.blocked or not o.plan.tasks:
-        out.print(f"{head}\n  skipped: {o.plan.status[4:]}", highlight=False)
+        out.print(f"{head}\n  skipped: {esc(o.plan.status[4:])}", highlight=False)
         return
     table = Table(title=head, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("task", "metric", "measured", "published", "Δ", "tol.", "verdict"):
@@ -78,7 +78,7 @@ def _print_outcome(o) -> None:
     for task, why in o.plan.skipped.items():
         reasons.setdefault(why, []).append(task)
     for why, ts in reasons.items():
-        out.print(f"  [dim]skipped ({why}): {', '.join(ts)}[/]", highlight=False)
+        out.print(f"  [dim]skipped ({esc(why)}): {', '.join(ts)}[/]", highlight=False)
     for task, msg in o.errors.items():
         out.print(f"  [red]{task} failed[/]: {escape(msg)}", highlight=False)
     for why, ts in unverified_by_reason(o).items():
@@ -87,7 +87,7 @@ def _print_outcome(o) -> None:
         out.print(f"  [dim]{escape(o.subset_note())}[/]", highlight=False)
     warn = revision_warning(o.row, o.revision)
     if warn:
-        out.print(f"  [yellow]note[/]: {warn}", highlight=False)
+        out.print(f"  [yellow]note[/]: {esc(warn)}", highlight=False)
     out.print(f"  verdict: {_v(o.verdict)}\n", highlight=False)
 
 
@@ -100,7 +100,8 @@ def reproduce(
     data_dir: OptPath = DataDir,
     hub_repo: Optional[str] = HubRepo,
     revision: Optional[str] = typer.Option(None, "--revision", envvar="BRIGHT_REVISION", help="Pin BRIGHT's hub revision (branch, tag or commit)."),
-    results_dir: Path = typer.Option(Path("results/reproduce/runs"), "--results-dir", help="Results files, one folder per row (reused on rerun)."),
+    results_dir: PlaceArg = typer.Option("results/reproduce/runs", "--results-dir", parser=results_location,
+                                         help="Results files, one folder per row (reused on rerun): a folder or a URL such as s3://bucket/runs."),
     cache_dir: OptPath = CacheDir,
     out_dir: Path = typer.Option(Path("results/reproduce"), "--out", help="Where reproduce.md, reproduce.html and reproduce.json go."),
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any check FAILs, or when nothing was verified "
@@ -127,13 +128,13 @@ def reproduce(
     except BrightEvalError as exc:
         if not list_rows:
             raise
-        err.print(f"[yellow]data[/]: {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]data[/]: {esc(exc)}", highlight=False, soft_wrap=True)
     machine = Machine.detect()
     wanted = parse_tasks(tasks) if tasks else None
     plans = [plan(r, source, machine, wanted) for r in chosen]
     if list_rows:
         out.print(_list_table(plans))
-        out.print(f"[dim]data: {source.description}; GPU: {'yes' if machine.gpu else 'no'}[/]", highlight=False)
+        out.print(f"[dim]data: {esc(source.description)}; GPU: {'yes' if machine.gpu else 'no'}[/]", highlight=False)
         return
     if wanted:
         import dataclasses

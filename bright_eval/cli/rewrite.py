@@ -37,6 +37,7 @@ from .options import (
     component_args,
     rewriter_options,
 )
+from .render import esc
 
 
 @app.command("rewriters")
@@ -96,6 +97,6 @@ def rewrite(
         return
     write_jsonl(out_file, rows)
     s = rw.stats
-    err.print(f"{len(rows)} rewrites -> {out_file} ({s.generated} generated, {s.from_cache} from cache, {len(s.failed)} failed"
+    err.print(f"{len(rows)} rewrites -> {esc(out_file)} ({s.generated} generated, {s.from_cache} from cache, {len(s.failed)} failed"
               + (f", {s.prompt_tokens}+{s.completion_tokens} tokens" if s.prompt_tokens else "")
               + (f", ${s.cost_usd:.4f}" if s.cost_usd else "") + ")")

@@ -28,6 +28,7 @@ from .options import (
     MaxNewTokens,
     MaxRetries,
     OptPath,
+    PlaceArg,
     Prompt,
     ResultsDir,
     Revision,
@@ -39,9 +40,10 @@ from .options import (
     Think,
     TopK,
     component_args,
+    results_location,
     rewriter_options,
 )
-from .render import check_format, emit
+from .render import check_format, emit, esc
 
 
 @app.command()
@@ -59,7 +61,7 @@ def run(
     data_dir: OptPath = DataDir,
     hub_repo: Optional[str] = HubRepo,
     data_revision: Optional[str] = DataRevision,
-    results_dir: Path = ResultsDir,
+    results_dir: PlaceArg = ResultsDir,
     cache_dir: OptPath = CacheDir,
     long_documents: bool = typer.Option(False, "--long-documents", help="Retrieve over BRIGHT's long documents."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (reuse / compute / blocked, with reasons); compute nothing."),
@@ -106,7 +108,7 @@ def run(
 
     scores = {}
     for c in last:
-        rec = read_result(Path(c.path)) if c.status in ("done", "reused") else None
+        rec = read_result(c.path) if c.status in ("done", "reused") else None
         if rec is not None:
             scores[c.task] = rec.metrics
     if scores:
@@ -123,13 +125,14 @@ def evaluate(
     task: str = typer.Option(..., "--task", "-t", help="The BRIGHT task the run answers."),
     top_k: int = TopK,
     data_dir: OptPath = DataDir,
-    results_dir: OptPath = typer.Option(None, "--results-dir", help="Also write a results JSON here (the same record `run` writes)."),
+    results_dir: Optional[PlaceArg] = typer.Option(None, "--results-dir", parser=results_location,
+                                                   help="Also write a results JSON here (the same record `run` writes): a folder or URL."),
     fmt: str = Format,
 ) -> None:
     """Score an external run file under BRIGHT's protocol (excluded ids removed, cut at --top-k)."""
     from bright_eval.data import examples_fingerprint, get_source
     from bright_eval.fingerprints import file_fingerprint
-    from bright_eval.io import check_writable_dir, fingerprint_of
+    from bright_eval.io import fingerprint_of
     from bright_eval.plan import PROTOCOL
     from bright_eval.record import ResultRecord, settings_tag
     from bright_eval.results import result_path, write_result
@@ -142,7 +145,9 @@ def evaluate(
         raise BrightEvalError("evaluate scores one task: give --task with a single task name")
     (name,) = names
     if results_dir is not None:
-        check_writable_dir(results_dir, "--results-dir")
+        from bright_eval.storage import check_writable
+
+        check_writable(results_dir, "--results-dir")
     run_ = read_run(run_file)
     source = get_source(data_dir)
     examples = source.examples(name)
@@ -151,7 +156,7 @@ def evaluate(
     if len(unknown) == len(run_):
         raise BrightEvalError(f"{run_file}: none of its {len(run_)} query ids belong to task '{name}' (e.g. {unknown[:3]})")
     if unknown:
-        err.print(f"[yellow]warning[/]: {run_file}: {len(unknown)} query ids are not in task '{name}' and are ignored")
+        err.print(f"[yellow]warning[/]: {esc(run_file)}: {len(unknown)} query ids are not in task '{name}' and are ignored")
     warnings = [f"{len(unknown)} query ids not in task '{name}' were ignored"] if unknown else []
     doc_warning = _unknown_doc_ids(run_, source, name, run_file)
     if doc_warning:

@@ -32,7 +32,7 @@ from .options import (
     TensorParallel,
     Think,
 )
-from .render import check_format, out
+from .render import check_format, esc, out
 
 train_app = sub_app(help="Train query reasoners with GRPO (TongSearch-QR recipe): prepare, grpo, reward-check, init-model.",
                         no_args_is_help=True)
@@ -122,13 +122,13 @@ def prepare(
     for col in ("site", "scanned", "eligible", "kept"):
         table.add_column(col, justify="left" if col == "site" else "right")
     for site, v in card["per_site"].items():
-        table.add_row(site, str(v["scanned"]), str(v["eligible"]), str(v["kept"]))
+        table.add_row(esc(site), str(v["scanned"]), str(v["eligible"]), str(v["kept"]))
     out.print(table)
     lk = card["leakage"]
     err.print(f"leakage guard: {lk['protected_queries']} BRIGHT queries; dropped {lk['dropped_exact']} exact + "
               f"{lk['dropped_near']} near-duplicate questions")
-    err.print("dropped: " + (", ".join(f"{k} {v}" for k, v in card["dropped"].items()) or "none"))
-    err.print(("reused " if reused else "wrote ") + f"{out_dir}/train.parquet (card: {out_dir}/README.md)")
+    err.print(esc("dropped: " + (", ".join(f"{k} {v}" for k, v in card["dropped"].items()) or "none")))
+    err.print(esc(("reused " if reused else "wrote ") + f"{out_dir}/train.parquet (card: {out_dir}/README.md)"))
 
 
 def _prepare_released(out_dir: Path, input_file: Path, seed: int | None, think: bool, max_chars: int, guard_tasks: str,
@@ -233,8 +233,8 @@ def grpo(
     cfg, path = load_config(config, overrides or [])
     record = train(cfg, path)
     final = Path(cfg["output_dir"]) / "final"
-    err.print(f"[green]trained[/] {record['steps']} steps in {record['train_seconds']:.0f}s; policy: {final}")
-    err.print(f"evaluate it with: bright-eval run --rewriter hf:{final}")
+    err.print(f"[green]trained[/] {record['steps']} steps in {record['train_seconds']:.0f}s; policy: {esc(final)}")
+    err.print(esc(f"evaluate it with: bright-eval run --rewriter hf:{final}"))
 
 
 @train_app.command("plan")
@@ -297,13 +297,13 @@ def reward_check(
     if fmt == "json":
         typer.echo(json.dumps({"question": r["question"], "reward": reward.spec(), "completions": comps}))
         return
-    table = Table(title=f"{kind} reward, {scorer}: {r['question'][:70]!r}", title_justify="left")
+    table = Table(title=esc(f"{kind} reward, {scorer}: {r['question'][:70]!r}"), title_justify="left")
     keys = ("total", "gain_pos", "gain_neg", "score_pos", "score_pos_original", "parsed")
     table.add_column("completion")
     for k in keys:
         table.add_column(k, justify="right")
     for text, c in zip(completions, comps):
-        table.add_row(text[:50], *(f"{c[k]:.4f}" if isinstance(c[k], float) else str(c[k]) for k in keys))
+        table.add_row(esc(text[:50]), *(f"{c[k]:.4f}" if isinstance(c[k], float) else str(c[k]) for k in keys))
     out.print(table)
 
 
@@ -333,7 +333,7 @@ def init_model(
         rows = load_train_rows(tokenizer_data)
         texts = [t for r in rows for t in [r["question"], *r["positives"]]]
         models.random_model(arch, out_dir, models.train_tokenizer(texts, vocab_size), seed=seed)
-    err.print(f"wrote {out_dir}")
+    err.print(esc(f"wrote {out_dir}"))
 
 
 @train_app.command("configs")
