@@ -66,7 +66,7 @@ def test_registry_options_and_errors():
     assert r.name == "fuse:interp(bm25(k1=1.2),all-minilm-l6-v2)(depth=100,norm=z-score,weights=[0.3, 0.7])"
     assert RETRIEVERS.create("fuse:interp(bm25,bm25-lucene)").weights == [0.5, 0.5]
     for opts, msg in (({"norm": "z-score"}, "applies to interp"), ({"weights": [1]}, "list of 2 numbers"),
-                      ({"depht": 3}, "Did you mean: depth"), ({"depth": 0}, "positive integer")):
+                      ({"depht": 3}, "Did you mean: depth"), ({"depth": 0}, "expected integer >= 1")):
         with pytest.raises(BrightEvalError, match=msg):
             RETRIEVERS.create("fuse:rrf(bm25,bm25-lucene)", opts)
     with pytest.raises(BrightEvalError, match="interp has no k"):
