@@ -54,9 +54,9 @@ test: install lint
 reproduce: install
 	bash results/reproduce.sh $(SHARED)
 
-# README's option tables are generated from the components' typed declarations.
+# The option tables of docs/component-options.md are generated from the components' typed declarations.
 options-doc: install
-	$(BIN)/python -m bright_eval.option_docs README.md
+	$(BIN)/python -m bright_eval.option_docs docs/component-options.md
 
 # The documentation site, offline, into site/ (git-ignored): the CLI reference is regenerated from the
 # Typer app first, then any warning (a broken link, anchor or snippet) fails the build.

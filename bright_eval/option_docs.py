@@ -1,4 +1,4 @@
-"""README's option tables, generated from the registries' typed declarations (never written by hand):
+"""The option tables of docs/component-options.md, generated from the registries' typed declarations (never written by hand):
 entries that declare the same options share one table, so forty dense models are one table, not forty."""
 
 from __future__ import annotations

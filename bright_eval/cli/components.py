@@ -37,7 +37,7 @@ def _shown(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-Markdown = typer.Option(False, "--markdown", help="Print the option tables as Markdown (README's tables are this output).")
+Markdown = typer.Option(False, "--markdown", help="Print the option tables as Markdown (docs/component-options.md's tables are this output).")
 
 
 def list_registry(registry, title: str, markdown: bool) -> None:

@@ -109,7 +109,7 @@ def reproduce(
 ) -> None:
     """Run published rows and compare, per task, with the published numbers: OK (within the row's
     tolerance), OKish (within its OKish band, 2 x tolerance unless stated), FAIL; UNVERIFIED when the
-    data is not known to be BRIGHT (see README, "What a verdict means")."""
+    data is not known to be BRIGHT (docs/reproduce-and-verdicts.md, "What a verdict means")."""
     from rich.markup import escape
 
     from bright_eval.bright_identity import PROXY_REASON, Identity
