@@ -50,7 +50,7 @@ def environment() -> dict:
         "argv": sys.argv,
         "git_commit": git_commit(),
         "versions": versions(),
-        "lock_sha256": lock_sha256(),  # the lock the environment was installed from (README "Environments")
+        "lock_sha256": lock_sha256(),  # the lock the environment was installed from (docs/environments.md)
     }
 
 

@@ -46,7 +46,7 @@ class Option:
         return describe(self.hint)
 
     def shown(self) -> str:
-        """`k1: number >= 0 = 0.9`, as `bright-eval retrievers` and README's tables show it."""
+        """`k1: number >= 0 = 0.9`, as `bright-eval retrievers` and docs/component-options.md show it."""
         default = "" if self.default is REQUIRED else f" = {_fmt(self.default)}"
         return f"{self.name}: {self.describe()}{default}"
 

@@ -10,7 +10,7 @@ are dropped. Scores are `k - rank_id` (:253-254), so a repeated id ends up at it
 An unparsable answer, JSON null (:179-180) or a call that fails after the retries (:48-67) keeps the
 first-stage order (:248-251); each such query is counted in `stats.failed` with its reason.
 
-Differences (README, "BRIGHT's LLM reranker"): JSON that is not a list, or a list naming no passage,
+Differences (docs/rerankers-and-fusion.md, "BRIGHT's LLM reranker"): JSON that is not a list, or a list naming no passage,
 keeps the first-stage order (BRIGHT crashes on a number at :181 and leaves the query empty for a
 string, an object or such a list); head documents the answer does not list stay below the listed
 ones and the tail beyond `depth` is kept (BRIGHT's run holds only the listed ones); the prompt's
