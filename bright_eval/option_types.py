@@ -27,6 +27,9 @@ PromptName = Literal["tsqr", "bright"]
 Decoding = Literal["released", "greedy"]
 LocalBackend = Literal["auto", "vllm", "transformers"]
 FusionNorm = Literal["min-max", "z-score", "none"]
+Backend = Literal["torch", "onnx", "openvino"]  # sentence-transformers models; fp32 backends give torch's numbers
+Quantize = Literal["none", "int8"]
 
 __all__ = ["Count", "Retries", "Seed", "TopK", "Positive", "NonNegative", "Fraction", "OpenFraction", "Penalty",
-           "Compose", "PromptName", "Decoding", "LocalBackend", "FusionNorm"]
+           "Compose", "PromptName", "Decoding", "LocalBackend", "FusionNorm",
+           "Backend", "Quantize"]
