@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,8 @@ def export(model, output: str, inputs: list[str], sample: dict, folder: Path) ->
     axes = {k: {0: "batch", 1: "sequence"} for k in inputs}
     # The exporter prints its steps and warns about absent torchvision ops; neither concerns the user.
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecations inside torch.export and onnxscript, not actionable here
         program = torch.onnx.export(_Graph(model, output, inputs), args, dynamo=True, input_names=inputs, output_names=[output],
                                     dynamic_axes=axes, opset_version=OPSET, external_data=False, verbose=False)
     program.save(str(folder / "model.onnx"))
