@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGES = (
     "bright-eval", "numpy", "scipy", "pytrec-eval-terrier", "datasets", "torch", "transformers",
-    "sentence-transformers", "vllm", "openai", "trl", "peft",
+    "sentence-transformers", "vllm", "openai", "trl", "peft", "onnxruntime", "openvino",
 )
 
 
