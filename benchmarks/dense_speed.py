@@ -1,15 +1,22 @@
-"""Dense retrieval speed and memory: document encoding throughput of a real model on real text, and
+"""Dense retrieval speed and memory, side by side in one run: document encoding docs/s of
+all-MiniLM-L6-v2 on real BRIGHT text for every backend (torch, ONNX Runtime, OpenVINO; fp32 and int8),
+seconds per query for a cross-encoder and `embed:` reranking at depths 10 and 100 per backend, and
 exact blocked top-k search over a BRIGHT-sized (400k) memory-mapped embedding matrix.
 
-    .venv/bin/python benchmarks/dense_speed.py --data-dir ../shared/bright --docs 500 --search-docs 400000
+    .venv/bin/python benchmarks/dense_speed.py --data-dir ../shared/bright --docs 64 --rounds 2
+    .venv/bin/python benchmarks/dense_speed.py --docs 0 --rerank-depths '' --search-docs 400000
 
-Prints one line per figure. Anonymous memory (RssAnon, sampled every 20 ms) shows that search holds
+The machine may be shared: the load average is printed at the start and after each part, variants
+run interleaved (each once per round) and the best round of each is kept, so the ratios compare
+like with like. Prints one line per figure. Anonymous memory (RssAnon, sampled every 20 ms) shows that search holds
 query x block scores, not the corpus: the memory-mapped matrix is file-backed and not counted there.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import tempfile
 import threading
@@ -46,31 +53,132 @@ class PeakAnon:
         self.peak = max(self.peak, rss_anon_mib())
 
 
-def bench_encode(data_dir: Path, n_docs: int, batch_size: int, device: str) -> None:
-    from bright_eval.cache import ArtifactCache
-    from bright_eval.data import Corpus, LocalSource
+def real_texts(data_dir: Path, n: int) -> list[str]:
+    from bright_eval.data import LocalSource
     from bright_eval.proxy import SE_TASKS
-    from bright_eval.retrievers import RETRIEVERS
 
     src = LocalSource(data_dir)
-    texts = [e.gold_answer for t in SE_TASKS for e in src.examples(t) if e.gold_answer.strip()][:n_docs]
-    corpus = Corpus([f"d{i}" for i in range(len(texts))], texts, "bench")
-    with tempfile.TemporaryDirectory() as tmp:
-        r = RETRIEVERS.create("all-minilm-l6-v2", cache=ArtifactCache(tmp), batch_size=batch_size, device=device)
-        r = r.for_task("biology")
+    return [e.gold_answer for t in SE_TASKS for e in src.examples(t) if e.gold_answer.strip()][:n]
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+# (label, backend, quantize, offered): the offered ones are the `backend`/`quantize` options; the others are
+# measured so that the choice is made by measurement (README, dense section).
+VARIANTS = [("torch fp32", "torch", "none", True), ("onnx fp32", "onnx", "none", True), ("openvino fp32", "openvino", "none", True),
+            ("onnx int8", "onnx", "int8", True), ("openvino int8 (ORT's int8 graph)", "openvino", "int8", False),
+            ("torch int8 (torch.ao dynamic)", "torch", "int8", False)]
+
+
+def _encoder(backend: str, quantize: str, cache, task: str = "biology"):
+    """A dense retriever for one variant; the unoffered ones are assembled from the same parts."""
+    from bright_eval.retrievers import RETRIEVERS
+
+    if backend == "torch" and quantize == "int8":
+        import torch
+
+        r = RETRIEVERS.create("all-minilm-l6-v2", cache=cache).for_task(task)
+        r.model[0].model = torch.ao.quantization.quantize_dynamic(r.model[0].model, {torch.nn.Linear}, dtype=torch.qint8)
+        return r
+    offered = dict(backend="onnx", quantize="int8") if quantize == "int8" else dict(backend=backend)
+    r = RETRIEVERS.create("all-minilm-l6-v2", cache=cache, **offered).for_task(task)
+    model = r.model  # loads, exports and compiles: not part of the timed encode
+    if backend == "openvino" and quantize == "int8":
+        from bright_eval.retrievers import backends
+
+        path = r.cache.root / "exported-models"
+        graph = next(p / "model.onnx" for p in path.iterdir() if (p / "meta.json").exists()
+                     and json.loads((p / "meta.json").read_text())["sha256"] == r._loaded["runtime"]["export_sha256"])
+        model[0].model.run = backends._openvino(graph)
+    return r
+
+
+def bench_backends(texts: list[str], rounds: int, cache) -> dict[str, float]:
+    """docs/s per variant: every variant once per round, in rotating order, so a load change hits all alike."""
+    encoders, setup = {}, {}
+    for label, backend, quantize, _ in VARIANTS:
         t0 = time.perf_counter()
-        _ = r.model
-        load_s = time.perf_counter() - t0
-        words = sum(len(t.split()) for t in texts)
-        t0 = time.perf_counter()
-        r.index(corpus)
-        enc_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        r.index(corpus)
-        cached_s = time.perf_counter() - t0
-        print(f"encode: all-minilm-l6-v2 on {device}, {len(texts)} real answers ({words / len(texts):.0f} words avg, "
-              f"max_seq_length {r.model.max_seq_length}), batch {batch_size}, torch threads {_threads()}")
-        print(f"  model load {load_s:.1f} s; encode+cache {enc_s:.1f} s = {len(texts) / enc_s:.1f} docs/s; cached reload {cached_s * 1000:.0f} ms")
+        encoders[label] = _encoder(backend, quantize, cache)
+        encoders[label].encode_documents(texts[:2])
+        setup[label] = time.perf_counter() - t0
+    best: dict[str, float] = {}
+    first: dict[str, np.ndarray] = {}
+    for rnd in range(rounds):
+        order = VARIANTS[rnd % len(VARIANTS):] + VARIANTS[:rnd % len(VARIANTS)]
+        for label, *_ in order:
+            t0 = time.perf_counter()
+            emb = encoders[label].encode_documents(texts)
+            best[label] = max(best.get(label, 0.0), len(texts) / (time.perf_counter() - t0))
+            first.setdefault(label, emb)
+    for label in first:
+        setup[label + " gap"] = float(np.max(1 - np.sum(first[label] * first["torch fp32"], axis=1)))
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    print(f"encode: all-minilm-l6-v2, {len(texts)} real BRIGHT answers ({words:.0f} words avg, max_seq_length 256), "
+          f"batch {encoders['torch fp32'].batch_size or 'auto'}, torch threads {_threads()}, best of {rounds} rounds")
+    for label, _, _, offered in VARIANTS:
+        print(f"  {label:34s} {best[label]:7.2f} docs/s  {best[label] / best['torch fp32']:5.2f}x torch  "
+              f"max 1-cos vs torch {setup[label + ' gap']:.1e}  setup {setup[label]:.1f} s{'' if offered else '  (not offered)'}")
+    return best
+
+
+def ce_folder(out: Path) -> Path:
+    """A cross-encoder of ms-marco-MiniLM-L-6-v2's exact shape (BERT, 6 layers, 384 wide, one logit, 512 tokens):
+    all-MiniLM-L6-v2's encoder under a random head. Its scores mean nothing; its speed is the real one's."""
+    import torch
+    import transformers
+
+    from bright_eval.retrievers.dense import resolve_source
+    from bright_eval.retrievers.dense_models import BY_NAME
+
+    folder = Path(resolve_source(BY_NAME["all-minilm-l6-v2"])["location"])
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    tok.model_max_length = 512
+    enc = transformers.AutoModel.from_pretrained(folder)
+    torch.manual_seed(0)
+    ce = transformers.BertForSequenceClassification(transformers.BertConfig(**{**enc.config.to_dict(), "num_labels": 1}))
+    ce.bert.load_state_dict(enc.state_dict(), strict=False)
+    ce.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def bench_rerank(texts: list[str], depths: list[int], n_queries: int, rounds: int, cache, tmp: Path) -> dict:
+    """Seconds per query for a cross-encoder and embed:all-minilm-l6-v2, nothing cached, per backend."""
+    from bright_eval.data import Corpus
+    from bright_eval.rerankers import RERANKERS
+
+    corpus = Corpus([f"d{i}" for i in range(len(texts))], texts, "bench-rerank")
+    queries = {f"q{i}": texts[-1 - i][:300] for i in range(n_queries)}  # real text as queries
+    runs = {d: {q: {f"d{(i * 7 + j) % len(texts)}": 1.0 / (j + 1) for j in range(d)} for i, q in enumerate(queries)} for d in depths}
+    ce_path = ce_folder(tmp / "ce")
+    rerankers = {}
+    for backend, quantize in (("torch", "none"), ("onnx", "none"), ("openvino", "none"), ("onnx", "int8")):
+        label = f"{backend} {'fp32' if quantize == 'none' else quantize}"
+        rerankers[("ce", label)] = RERANKERS.create(f"ce:{ce_path}", {"backend": backend, "quantize": quantize}, cache=cache)
+        rerankers[("ce", label)].score([("warm", "up")])
+        emb = RERANKERS.create("embed:all-minilm-l6-v2", {"backend": backend, "quantize": quantize}, cache=cache).for_task("biology")
+        emb.dense.encode_documents(["warm up"])
+        rerankers[("embed", label)] = emb
+    best: dict = {}
+    for _ in range(rounds):
+        for depth in depths:
+            for key, rr in rerankers.items():
+                if key[0] == "embed":
+                    rr._head_vectors = {}  # encode the heads every time: a first rerank of an unencoded corpus
+                t0 = time.perf_counter()
+                rr.rerank(queries, runs[depth], corpus, depth)
+                per_q = (time.perf_counter() - t0) / len(queries)
+                best[key + (depth,)] = min(best.get(key + (depth,), float("inf")), per_q)
+    print(f"rerank: {n_queries} real queries, heads of real BRIGHT answers, nothing cached, best of {rounds} rounds (s/query)")
+    for kind, name in (("ce", "cross-encoder (ms-marco-MiniLM-L-6-v2 shape, 512 tokens)"), ("embed", "embed:all-minilm-l6-v2 (256 tokens)")):
+        for depth in depths:
+            base = best[(kind, "torch fp32", depth)]
+            cells = "  ".join(f"{label} {best[(kind, label, depth)]:6.2f} s ({base / best[(kind, label, depth)]:.2f}x)"
+                              for k, label in rerankers if k == kind)
+            print(f"  {name} depth {depth}: {cells}")
+    return best
 
 
 def _threads() -> int:
@@ -112,17 +220,34 @@ def bench_search(n_docs: int, dim: int, n_queries: int, k: int, device: str) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "bright")
-    ap.add_argument("--docs", type=int, default=500, help="real documents to encode (0: skip)")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--search-docs", type=int, default=400_000, help="synthetic corpus size for search (0: skip)")
+    ap.add_argument("--docs", type=int, default=64, help="real documents each backend encodes per round (0: skip)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds over all variants; the best of each is kept")
+    ap.add_argument("--rerank-depths", default="10,100", help="comma-separated rerank depths ('' : skip reranking)")
+    ap.add_argument("--rerank-queries", type=int, default=1)
+    ap.add_argument("--search-docs", type=int, default=0, help="synthetic corpus size for search (0: skip; 400000 is BRIGHT's largest)")
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--k", type=int, default=1000)
     ap.add_argument("--device", default=os.environ.get("BRIGHT_EVAL_DEVICE", "cpu"))
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.docs:
-        bench_encode(args.data_dir, args.docs, args.batch_size, args.device)
+    logging.getLogger("bright_eval").setLevel(logging.WARNING)
+    from bright_eval.cache import ArtifactCache
+
+    print(f"load average (1/5/15 min) at start: {load()}; {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = ArtifactCache(Path(tmp) / "cache")
+        if args.docs:
+            docs = bench_backends(real_texts(args.data_dir, args.docs), args.rounds, cache)
+            print(f"  targets: fp32 >= 1.5x torch: {max(docs['onnx fp32'], docs['openvino fp32']) / docs['torch fp32']:.2f}x; "
+                  f"int8 >= 3x torch: {docs['onnx int8'] / docs['torch fp32']:.2f}x; load average now {load()}")
+        depths = [int(d) for d in args.rerank_depths.split(",") if d.strip()]
+        if depths:
+            rr = bench_rerank(real_texts(args.data_dir, max(depths) * 3), depths, args.rerank_queries, args.rounds, cache, Path(tmp))
+            for kind in ("ce", "embed"):
+                fp32 = min(rr[(kind, "onnx fp32", max(depths))], rr[(kind, "openvino fp32", max(depths))])
+                print(f"  target: {kind} at depth {max(depths)} >= 2x faster at fp32: {rr[(kind, 'torch fp32', max(depths))] / fp32:.2f}x")
+            print(f"  load average now {load()}")
     if args.search_docs:
         bench_search(args.search_docs, args.dim, args.queries, args.k, args.device)
 

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 PACKAGES = (
     "bright-eval", "numpy", "scipy", "pytrec-eval-terrier", "datasets", "torch", "transformers",
-    "sentence-transformers", "tokenizers", "vllm", "openai", "trl", "peft",
+    "sentence-transformers", "tokenizers", "vllm", "openai", "trl", "peft", "onnxruntime", "openvino",
 )
 # The installed packages whose version can move a number (scores, embeddings, generations).
 NUMERIC = ("torch", "transformers", "sentence-transformers", "tokenizers", "vllm", "pytrec-eval-terrier", "numpy")

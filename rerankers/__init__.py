@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.components import Reranker
-from bright_eval.option_types import Count, LocalBackend, NonNegative, OpenFraction, Retries
+from bright_eval.option_types import Backend, Count, LocalBackend, NonNegative, OpenFraction, Quantize, Retries
 from bright_eval.registry import Registry
 
 from .llm import LLM_OPERATIONAL
@@ -26,18 +26,22 @@ CROSS_ENCODERS = {
     "bge-reranker-large": ("BAAI/bge-reranker-large", "BGE reranker large (XLM-R large cross-encoder)"),
     "bge-reranker-v2-m3": ("BAAI/bge-reranker-v2-m3", "BGE reranker v2 m3 (multilingual, 8k tokens)"),
 }
-CE_OPERATIONAL = ("batch_size", "device")
+CE_OPERATIONAL = ("batch_size", "device", "backend")  # an fp32 backend scores as torch does (tests/test_backends.py)
 
 
-def _ce(model_id: str, max_length: Count | None = None, revision: str | None = None, batch_size: Count = 8, device: str | None = None) -> Reranker:
+def _ce(model_id: str, cache: ArtifactCache | None = None, max_length: Count | None = None, revision: str | None = None, batch_size: Count = 8,
+        device: str | None = None, backend: Backend = "torch", quantize: Quantize = "none") -> Reranker:
     from .cross_encoder import CrossEncoderReranker
 
-    return CrossEncoderReranker(model_id, max_length=max_length, revision=revision, batch_size=batch_size, device=device)
+    return CrossEncoderReranker(model_id, max_length=max_length, revision=revision, batch_size=batch_size, device=device, backend=backend,
+                                quantize=quantize, cache=cache)
 
 
 def _ce_named(model_id: str):
-    def make(max_length: Count | None = None, revision: str | None = None, batch_size: Count = 8, device: str | None = None) -> Reranker:
-        return _ce(model_id, max_length=max_length, revision=revision, batch_size=batch_size, device=device)
+    def make(cache: ArtifactCache | None = None, max_length: Count | None = None, revision: str | None = None, batch_size: Count = 8,
+             device: str | None = None, backend: Backend = "torch", quantize: Quantize = "none") -> Reranker:
+        return _ce(model_id, cache=cache, max_length=max_length, revision=revision, batch_size=batch_size, device=device, backend=backend,
+                   quantize=quantize)
 
     return make
 
@@ -139,17 +143,17 @@ for _size in ("0.6B", "4B", "8B"):
 
 # -- dense re-scoring -------------------------------------------------------------------------------
 @RERANKERS.register("embed", "cosine of a dense retriever's query and document embeddings (two-stage sparse -> dense): "
-                    "embed:<dense retriever, e.g. all-minilm-l6-v2>", prefix=True, operational=("batch_size", "device"))
-def _embed(retriever: str, cache: ArtifactCache | None = None, batch_size: Count = 32, device: str | None = None) -> Reranker:
+                    "embed:<dense retriever, e.g. all-minilm-l6-v2>", prefix=True, operational=("batch_size", "device", "backend"))
+def _embed(retriever: str, cache: ArtifactCache | None = None, batch_size: Count | None = None, device: str | None = None,
+           backend: Backend = "torch", quantize: Quantize = "none") -> Reranker:
     from bright_eval.errors import BrightEvalError
     from bright_eval.retrievers import RETRIEVERS
     from bright_eval.retrievers.dense import DenseRetriever
 
     from .embedding import EmbeddingReranker
 
-    dense = RETRIEVERS.create(retriever, cache=cache)
-    if not isinstance(dense, DenseRetriever):
+    encoder = {k: v for k, v in dict(batch_size=batch_size, device=device, backend=backend, quantize=quantize).items() if v is not None}
+    if not isinstance(RETRIEVERS.create(retriever, cache=cache), DenseRetriever):  # checked first: bm25 would refuse the options
         raise BrightEvalError(f"reranker 'embed:{retriever}': '{retriever}' is not a sentence-transformers dense retriever "
                               f"(see `bright-eval retrievers`)")
-    dense.batch_size, dense.requested_device = batch_size, device
-    return EmbeddingReranker(dense)
+    return EmbeddingReranker(RETRIEVERS.create(retriever, cache=cache, **encoder))

@@ -6,12 +6,16 @@ One deliberate difference: we score with the raw logit (identity activation), no
 sentence-transformers applies by default to one-label models. The order is the same (the sigmoid
 is monotone) except that float32 sigmoids saturate at 1.0 for confident pairs, which BRIGHT then
 ranks as ties; logits keep them apart.
+
+`backend="onnx"|"openvino"` scores through an exported graph on the CPU (retrievers/backends.py): the
+same logits as torch to float32 rounding, so the same system; `quantize="int8"` is another system.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bright_eval.cache import ArtifactCache
 from bright_eval.errors import BrightEvalError, require
 from bright_eval.progress import progress
 
@@ -24,18 +28,31 @@ if TYPE_CHECKING:
 
 class CrossEncoderReranker:
     def __init__(self, model: str, max_length: int | None = None, revision: str | None = None, batch_size: int = 8,
-                 device: str | None = None):
+                 device: str | None = None, backend: str = "torch", quantize: str = "none", cache: ArtifactCache | None = None):
+        from bright_eval.retrievers.backend_options import check
+
+        check(backend, quantize, device, f"cross-encoder '{model}'")
+        self.backend, self.quantize = backend, quantize
+        self.cache = cache if cache is not None else ArtifactCache()
+        self.runtime: dict | None = None  # what ran the model, once loaded (provenance)
         self.model_id = model
         self.max_length = max_length
         self.revision = revision
         self.batch_size = batch_size
-        self.device = device
+        self.device = "cpu" if backend != "torch" and not device else device
         self.name = f"ce:{model}"
         self._model = None
 
     def spec(self) -> dict:
         return {"name": self.name, "kind": "cross-encoder", "model": self.model_id, "revision": self.revision,
-                "max_length": self.max_length, "activation": "identity", "input": "(query, document text)"}
+                "max_length": self.max_length, "activation": "identity", "input": "(query, document text)", **self._quantized()}
+
+    def _quantized(self) -> dict:
+        if self.quantize == "none":
+            return {}  # fp32 backends score as torch does: same spec, same results
+        from bright_eval.retrievers.backend_options import quantize_spec
+
+        return {"quantize": quantize_spec(self.quantize)}
 
     def _load(self):
         if self._model is None:
@@ -50,6 +67,9 @@ class CrossEncoderReranker:
                 raise BrightEvalError(f"could not load cross-encoder '{self.model_id}' ({str(exc).splitlines()[0][:200]})") from None
             if self._model.num_labels != 1:
                 raise BrightEvalError(f"cross-encoder '{self.model_id}' has {self._model.num_labels} labels; a reranker needs one score per pair")
+            from bright_eval.retrievers.backends import use_backend
+
+            self.runtime = use_backend(self._model, self.backend, self.quantize, self.cache)
         return self._model
 
     def score(self, pairs: list[tuple[str, str]]) -> list[float]:

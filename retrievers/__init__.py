@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.components import Retriever
-from bright_eval.option_types import Count, Fraction, FusionNorm, NonNegative, Positive, Retries
+from bright_eval.option_types import Backend, Count, Fraction, FusionNorm, NonNegative, Positive, Quantize, Retries
 from bright_eval.registry import Registry
 
 __all__ = ["Retriever", "RETRIEVERS"]
@@ -30,20 +30,21 @@ def _bm25_lucene(cache: ArtifactCache | None = None, k1: NonNegative = 0.9, b: F
     return BM25Retriever(flavour="lucene", name="bm25-lucene", cache=cache, k1=k1, b=b)
 
 
-# Dense options are DenseRetriever's keyword arguments; the operational ones change speed, not scores.
-DENSE_OPERATIONAL = ("batch_size", "device", "devices", "shard_size")
+# Dense options are DenseRetriever's keyword arguments; the operational ones change speed, not scores
+# (an fp32 backend computes torch's numbers: tests/test_backends.py). batch_size None: from the max length.
+DENSE_OPERATIONAL = ("batch_size", "device", "devices", "shard_size", "backend")
 
 
 # -- dense models (retrievers/dense_models.py holds the table; torch loads only when one is created) --
 def _dense_factory(model_name: str):
-    def make(cache: ArtifactCache | None = None, batch_size: Count = 32, device: str | None = None, devices: list[str] | None = None,
+    def make(cache: ArtifactCache | None = None, batch_size: Count | None = None, device: str | None = None, devices: list[str] | None = None,
              revision: str | None = None, query_max_length: Count | None = None, doc_max_length: Count | None = None,
-             shard_size: Count = 2048) -> Retriever:
+             shard_size: Count = 2048, backend: Backend = "torch", quantize: Quantize = "none") -> Retriever:
         from .dense import DenseRetriever
         from .dense_models import BY_NAME
 
         params = dict(batch_size=batch_size, device=device, devices=devices, revision=revision, query_max_length=query_max_length,
-                      doc_max_length=doc_max_length, shard_size=shard_size)
+                      doc_max_length=doc_max_length, shard_size=shard_size, backend=backend, quantize=quantize)
         model = BY_NAME[model_name]
         if model.encoder == "grit":
             from .grit import GritRetriever
@@ -68,14 +69,15 @@ _register_dense()
 
 @RETRIEVERS.register("st", "any sentence-transformers model: st:<hub id or local folder> (no instruction, cosine)", prefix=True,
                      operational=DENSE_OPERATIONAL)
-def _st(model_id: str, cache: ArtifactCache | None = None, batch_size: Count = 32, device: str | None = None,
+def _st(model_id: str, cache: ArtifactCache | None = None, batch_size: Count | None = None, device: str | None = None,
         devices: list[str] | None = None, revision: str | None = None, query_max_length: Count | None = None,
-        doc_max_length: Count | None = None, shard_size: Count = 2048) -> Retriever:
+        doc_max_length: Count | None = None, shard_size: Count = 2048, backend: Backend = "torch", quantize: Quantize = "none") -> Retriever:
     from .dense import DenseRetriever
     from .dense_models import any_model
 
     return DenseRetriever(any_model(model_id), cache=cache, batch_size=batch_size, device=device, devices=devices, revision=revision,
-                          query_max_length=query_max_length, doc_max_length=doc_max_length, shard_size=shard_size)
+                          query_max_length=query_max_length, doc_max_length=doc_max_length, shard_size=shard_size, backend=backend,
+                          quantize=quantize)
 
 
 # -- hybrids (retrievers/fusion.py) ----------------------------------------------------------------

@@ -9,6 +9,13 @@
   cut, as BRIGHT does.
 * One GPU is used when present; with several, documents are encoded through sentence-transformers'
   multi-process pool.
+* `backend="onnx"|"openvino"` runs the transformer through an exported graph on the CPU
+  (retrievers/backends.py); fp32 backends compute torch's numbers, so they share its name, spec and
+  cached embeddings. `quantize="int8"` is another system: its recipe is in the spec and the cache key.
+* Throughput: sentence-transformers' `encode` sorts each call's texts by length before batching
+  (sentence_transformer/model.py:962 in 6.3), so one shard's batches hold texts of similar length; the
+  batch size follows the max length (`auto_batch_size`). Tasks whose corpora have one fingerprint
+  (aops and theoremqa_questions) and one document instruction share one cached encoding.
 """
 
 from __future__ import annotations
@@ -36,6 +43,13 @@ log = logging.getLogger(__name__)
 
 KIND = "embeddings"  # ArtifactCache kind: counters under this name show what a run encoded or reused
 SCORE_ELEMENTS = 1 << 25  # query x document scores held at once in search (128 MiB of float32)
+BATCH_TOKENS = 1 << 14  # padded tokens per batch when no batch size is given: 64 texts at 256 tokens, 4 at 4096
+
+
+def auto_batch_size(max_length: int | None) -> int:
+    """A batch of about BATCH_TOKENS padded tokens: long-context models get small batches, short ones
+    large (activation memory grows with batch x length)."""
+    return max(1, min(256, BATCH_TOKENS // max(1, max_length or 512)))
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -115,9 +129,14 @@ def _device(requested: str | None) -> str:
 
 
 class DenseRetriever:
-    def __init__(self, model: DenseModel, cache: ArtifactCache | None = None, batch_size: int = 32, device: str | None = None,
+    def __init__(self, model: DenseModel, cache: ArtifactCache | None = None, batch_size: int | None = None, device: str | None = None,
                  devices: list[str] | None = None, revision: str | None = None, query_max_length: int | None = None,
-                 doc_max_length: int | None = None, shard_size: int = 2048, name: str | None = None):
+                 doc_max_length: int | None = None, shard_size: int = 2048, name: str | None = None, backend: str = "torch",
+                 quantize: str = "none"):
+        from .backend_options import check
+
+        check(backend, quantize, device, f"dense retriever '{name or model.name}'")
+        self.backend, self.quantize = backend, quantize
         self.model_def = model
         self.name = name or model.name
         self.cache = cache if cache is not None else ArtifactCache()
@@ -146,6 +165,8 @@ class DenseRetriever:
 
     @property
     def device(self) -> str:
+        if self.backend != "torch" and not self.requested_device:
+            return "cpu"  # exported graphs run on the CPU
         return _device(self.requested_device)
 
     @property
@@ -171,7 +192,16 @@ class DenseRetriever:
             "pool_prompt": self.model_def.pool_prompt,
             "dtype": self.dtype,
             "similarity": "cosine",
+            **self._quantized(),
         }
+
+    def _quantized(self) -> dict:
+        """The quantisation recipe, for the spec and cache keys; empty for fp32, whose numbers are torch's."""
+        if self.quantize == "none":
+            return {}
+        from .backend_options import quantize_spec
+
+        return {"quantize": quantize_spec(self.quantize)}
 
     # -- model -----------------------------------------------------------------------------------
     @property
@@ -180,6 +210,9 @@ class DenseRetriever:
             model = load_sentence_transformer(self.model_def, self.source, self.device, self.dtype == "bfloat16")
             if not self.model_def.pool_prompt:
                 model.set_pooling_include_prompt(False)
+            from .backends import use_backend
+
+            self._loaded["runtime"] = use_backend(model, self.backend, self.quantize, self.cache)
             self._loaded["default_max"] = model.max_seq_length
             self._loaded["model"] = model
         return self._loaded["model"]
@@ -187,7 +220,8 @@ class DenseRetriever:
     def _encode(self, texts: list[str], prompt: str, max_length: int | None, pool=None) -> np.ndarray:
         model = self.model
         model.max_seq_length = max_length or self._loaded['default_max']
-        kwargs = {"batch_size": self.batch_size, "normalize_embeddings": True, "show_progress_bar": False}
+        batch = self.batch_size or auto_batch_size(model.max_seq_length)
+        kwargs = {"batch_size": batch, "normalize_embeddings": True, "show_progress_bar": False}
         if prompt:
             kwargs["prompt"] = prompt
         if pool is not None:
@@ -200,6 +234,8 @@ class DenseRetriever:
         return np.asarray(emb, dtype=np.float32)
 
     def _gpu_pool(self):
+        if self.backend != "torch":
+            return None
         devices = self.devices
         if devices is None and self.device.startswith("cuda"):
             import torch
@@ -219,7 +255,7 @@ class DenseRetriever:
         return self.cache.key(kind="dense-doc-embeddings", model=self.model_def.model_id, source=self.spec()["source"],
                               corpus=corpus if isinstance(corpus, str) else corpus.fingerprint, doc_instruction=d_ins,
                               doc_max_length=self.doc_max_length,
-                              pool_prompt=self.model_def.pool_prompt, dtype=self.dtype, normalized=True)
+                              pool_prompt=self.model_def.pool_prompt, dtype=self.dtype, normalized=True, **self._quantized())
 
     def is_cached(self, corpus_fingerprint: str) -> bool:
         return self.cache.has(KIND, self.embedding_key(corpus_fingerprint))
@@ -294,7 +330,8 @@ class DenseRetriever:
             out.flush()
             del out
             atomic_write_json(folder / "meta.json", {"model": self.model_def.model_id, "corpus": corpus.fingerprint,
-                                                     "n_docs": len(corpus), "dim": dim, "spec": self.spec()})
+                                                     "n_docs": len(corpus), "dim": dim, "spec": self.spec(),
+                                                     "encoded_with": self._loaded.get("runtime")})
         shutil.rmtree(partial, ignore_errors=True)
 
     # -- search ----------------------------------------------------------------------------------

@@ -69,6 +69,12 @@ class GritEncoder:
 
 
 class GritRetriever(DenseRetriever):
+    def __init__(self, model, *args, backend: str = "torch", quantize: str = "none", **kwargs):
+        if backend != "torch" or quantize != "none":  # its encoder is its own code, not a sentence-transformers module to swap
+            raise BrightEvalError(f"dense retriever '{model.name}': backend={backend}, quantize={quantize}: GRIT-style models run "
+                                  f"on torch only; leave both options out")
+        super().__init__(model, *args, **kwargs)
+
     @property
     def model(self):
         if "model" not in self._loaded:

@@ -10,7 +10,7 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.data import Corpus, LocalSource
 from bright_eval.errors import BrightEvalError
 from bright_eval.retrievers import RETRIEVERS
-from bright_eval.retrievers.dense import KIND, DenseRetriever, exact_top_k, resolve_source
+from bright_eval.retrievers.dense import KIND, DenseRetriever, auto_batch_size, exact_top_k, resolve_source
 from bright_eval.retrievers.dense_models import BY_NAME, MODELS, TASK_GROUP, any_model
 from bright_eval.scoring import evaluate_run, mean_metrics
 from bright_eval.tasks import TASKS
@@ -156,3 +156,23 @@ def test_unreachable_model_is_a_clear_error(tmp_path):
     r = RETRIEVERS.create("st:" + str(tmp_path / "no-model-here"), cache=ArtifactCache(tmp_path / "c"))
     with pytest.raises(BrightEvalError, match="could not load dense model"):
         r.index(Corpus(["a"], ["text"]))
+
+
+def test_batch_size_follows_the_max_length():
+    assert [auto_batch_size(n) for n in (128, 256, 512, 4096, 32768)] == [128, 64, 32, 4, 1]
+    assert auto_batch_size(None) == 32  # unknown: as for 512 tokens
+
+
+def test_tasks_sharing_a_corpus_encode_it_once(tmp_path, monkeypatch):
+    """aops and theoremqa_questions have one document set: the second task reuses the first's encoding
+    without loading the model."""
+    encoded = []
+    monkeypatch.setattr(DenseRetriever, "_encode", lambda self, texts, *a, **k: encoded.append(len(texts)) or np.eye(len(texts), 4, dtype=np.float32))
+    corpus = Corpus(["d1", "d2", "d3"], ["a", "b", "c"], "math")
+    for name in ("all-minilm-l6-v2", "instructor-large", "e5-mistral-7b-instruct"):
+        encoded.clear()
+        cache = ArtifactCache(tmp_path / name)
+        for task in ("aops", "theoremqa_questions"):
+            r = DenseRetriever(BY_NAME[name], cache=cache).for_task(task)
+            r.index(corpus)
+        assert encoded == [3] and cache.builds["embeddings"] == 1 and cache.hits["embeddings"] == 1, name

@@ -1,0 +1,37 @@
+"""The `backend` and `quantize` options: combinations that would run something other than what the
+system's name says are one error line before any work. Through the real CLI, on tiny_bright."""
+
+from __future__ import annotations
+
+import pytest
+
+RUN = ["run", "--tasks", "biology", "--results-dir", "r"]
+
+# (id, extra CLI args, every fragment the one error line must hold)
+BAD = [
+    ("backend-unknown", ["--retriever", "all-minilm-l6-v2(backend=tensorrt)"],
+     ["retriever 'all-minilm-l6-v2'", "backend='tensorrt'", "one of: torch, onnx, openvino"]),
+    ("quantize-unknown", ["--retriever", "all-minilm-l6-v2(backend=onnx,quantize=int4)"], ["quantize='int4'", "one of: none, int8"]),
+    ("int8-on-torch", ["--retriever", "all-minilm-l6-v2(quantize=int8)"],
+     ["dense retriever 'all-minilm-l6-v2'", "quantize=int8 runs on ONNX Runtime only; add backend=onnx"]),
+    ("int8-on-openvino", ["--retriever", "all-minilm-l6-v2(backend=openvino,quantize=int8)"], ["add backend=onnx", "backend=openvino"]),
+    ("onnx-on-gpu", ["--retriever", "all-minilm-l6-v2(backend=onnx,device=cuda)"], ["backend=onnx runs on the CPU", "device=cuda"]),
+    ("grit-onnx", ["--retriever", "gritlm-7b(backend=onnx)"], ["dense retriever 'gritlm-7b'", "GRIT-style models run on torch only"]),
+    ("embed-int8-on-torch", ["--reranker", "embed:all-minilm-l6-v2(quantize=int8)"], ["quantize=int8 runs on ONNX Runtime only"]),
+    ("ce-int8-on-torch", ["--reranker", "ms-marco-minilm-l6(quantize=int8)"],
+     ["cross-encoder 'cross-encoder/ms-marco-MiniLM-L-6-v2'", "quantize=int8 runs on ONNX Runtime only"]),
+    ("ce-openvino-gpu", ["--reranker", "ms-marco-minilm-l6(backend=openvino,device=cuda:0)"], ["backend=openvino runs on the CPU"]),
+]
+
+
+@pytest.mark.parametrize("extra,fragments", [pytest.param(a, f, id=i) for i, a, f in BAD])
+def test_bad_backend_option_is_one_line_before_any_work(cli_env, tmp_path, extra, fragments):
+    data, run = cli_env
+    code, out, err = run(*RUN, "--data-dir", data, *extra)
+    assert "Traceback" not in out + err
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for f in fragments:
+        assert f in lines[0], lines[0]
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json")), "work was done before the error"
