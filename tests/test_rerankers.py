@@ -335,8 +335,8 @@ def test_bright_llm_failed_call_keeps_the_first_stage_as_rerank_py_and_is_record
     out, stats = rerank_step(rr, {"q2": "DEAD b"}, {"q2": dict(RUN1)}, CORPUS, 4)
     assert list(stats["failed"]) == ["q2"] and stats["generated"] == 0
     assert server.calls.count("DEAD b") == 2 * 3  # a failed call is not cached: asked again (3 tries each)
-    rec = ResultRecord.build(identity={}, task="t", rewriter="r", retriever="b", reranker="x", metrics={}, per_query={},
-                             reranker_stats=stats)
+    rec = ResultRecord.build(identity={}, task="biology", rewriter="r", retriever="b", reranker="x", metrics={"ndcg@10": 0.5},
+                             per_query={"q2": {"ndcg@10": 0.5}}, reranker_stats=stats)
     assert ResultRecord.from_dict(rec.to_dict()).reranker_stats["failed"] == stats["failed"]
 
 

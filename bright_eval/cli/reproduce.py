@@ -24,6 +24,12 @@ def _v(verdict: str) -> str:
     return f"[{style}]{verdict}[/]" if style else verdict
 
 
+def _decimals(row) -> int:
+    """As many decimals as the row's source prints (27.9 for the TongSearch-QR paper, 34.46 for QueryGym)."""
+    values = [v for per_task in row.expected.values() for v in per_task.values()]
+    return max((len(f"{v}".partition(".")[2]) for v in values), default=1) or 1
+
+
 def _list_table(plans: list) -> Table:
     from rich import box
     from rich.markup import escape
@@ -44,7 +50,7 @@ def _list_table(plans: list) -> Table:
         avg = published_average(p.row)
         args = ",".join(f"{k}={v}" for k, v in sorted(p.row.rewriter_args.items()))
         system = f"{p.rewriter}{f'({args})' if args else ''} + {p.row.retriever}"
-        table.add_row(escape(p.row.id), "–" if avg is None else f"{avg:.2f}",
+        table.add_row(escape(p.row.id), "–" if avg is None else f"{avg:.{_decimals(p.row)}f}",
                       f"{escape(system)}\n[dim]{escape(p.row.cite)}[/]", f"{here}\n[dim]needs: {escape(needs)}[/]")
     return table
 
