@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from bright_eval.data import LocalSource
 
 REPO = Path(__file__).resolve().parent.parent
+# helpers beside the tests (stub_openai, cli_invoke) import as top-level modules in every test file
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _shared_bright() -> Path:
@@ -81,9 +84,8 @@ def cli_env(tmp_path, tiny_bright, monkeypatch, capsys):
     """(data, run): a writable copy of tiny_bright and `run(*args) -> (exit code, stdout, stderr)`, the
     real CLI in process with a private cache, offline, from tmp_path."""
     import shutil
-    import sys
 
-    from bright_eval.cli import main
+    from cli_invoke import invoke
 
     data = tmp_path / "data"
     shutil.copytree(tiny_bright, data)
@@ -94,14 +96,7 @@ def cli_env(tmp_path, tiny_bright, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
 
     def run(*args) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["bright-eval", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
+        return invoke(monkeypatch, capsys, *args)
 
     return data, run
 

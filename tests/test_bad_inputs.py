@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cli_invoke import invoke
 
-from bright_eval.cli import main
 from bright_eval.data import Example
 from bright_eval.errors import BrightEvalError
 from bright_eval.io import check_writable_dir, check_writable_file
@@ -30,15 +30,6 @@ RUN = "".join(f"{q} Q0 {d} {r} {s} t\n" for q, d, r, s in [
 GARBAGE = random.Random(0).randbytes(3000)  # what a wrong file (an image, a model) looks like
 
 
-def invoke(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["bright-eval", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @dataclass

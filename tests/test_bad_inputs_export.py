@@ -8,19 +8,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-
-from bright_eval.cli import main
-
-
-def invoke(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["bright-eval", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_invoke import invoke
 
 
 def _mteb_file(tmp, entry: dict | None = None, text: str | None = None) -> None:

@@ -4,23 +4,10 @@ one stderr line naming the option the user gave (never another command's spellin
 from __future__ import annotations
 
 import shutil
-import sys
 from dataclasses import dataclass, field
 
 import pytest
-
-from bright_eval.cli import main
-
-
-def invoke(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["bright-eval", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_invoke import invoke
 
 
 @dataclass

@@ -9,14 +9,13 @@ import gzip
 import json
 import math
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_invoke import invoke
 
-from bright_eval.cli import main
 from bright_eval.errors import BrightEvalError
 from bright_eval.experiment import read_config
 
@@ -24,15 +23,6 @@ BASE = {"rewriters": '["original"]', "retrievers": '["bm25"]', "tasks": '["biolo
         "results_dir": '"r"', "cache_dir": '"cache"'}
 
 
-def invoke(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["bright-eval", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

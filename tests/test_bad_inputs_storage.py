@@ -12,23 +12,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cli_invoke import invoke
 
 from bright_eval import io as bio
 from bright_eval import storage
-from bright_eval.cli import main
 
 fsspec = pytest.importorskip("fsspec")
 
 
-def invoke(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["bright-eval", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(code: int, err: str, *expect: str) -> None:
