@@ -16,6 +16,7 @@ from cli_invoke import invoke
 
 from bright_eval import io as bio
 from bright_eval import storage
+from bright_eval.cli import main
 
 fsspec = pytest.importorskip("fsspec")
 
