@@ -31,3 +31,6 @@ QG=$QG,qg-gpt-4.1:qa_expand@published,qg-gpt-4.1:lamer@published,qg-gpt-4.1:mugi
 "$BIN/bright-eval" report --results-dir results/proxy/runs --baseline original --retrievers bm25,bm25-lucene \
     --out results/proxy/report-querygym
 "$BIN/bright-eval" report --results-dir results/proxy/runs --ablation reranker --out results/proxy/report-reranker
+# The explorer over every cell above (git-ignored; 143 MB for the 44 systems here) and the screenshots README shows.
+"$BIN/bright-eval" explore --results-dir results/proxy/runs --data-dir "$PROXY" --out results/proxy/explore
+"$BIN/python" results/explore_screenshots.py results/proxy/explore biology 16 || echo "explorer screenshots skipped (no headless chromium)"
