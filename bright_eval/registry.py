@@ -139,6 +139,7 @@ class Entry(Generic[T]):
         required = [k for k, o in known.items() if o.default is REQUIRED and k not in args]
         if required:
             raise BrightEvalError(f"{self.kind} '{spec}' needs option(s) {', '.join(required)}")
+        args = {k: _typed(v, known[k].hint) for k, v in args.items()}
         try:
             model = self._model().model_validate(args)
         except ValidationError as exc:
@@ -153,9 +154,44 @@ class Entry(Generic[T]):
 
 
 def _shown_value(value: Any) -> str:
+    if isinstance(value, CliText):
+        return str(value)  # as typed
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return _fmt(value) if not isinstance(value, str) else repr(value)
+
+
+class CliText(str):
+    """A value typed on the command line (`k=v` or `name(k=v)`): text until its declaration types it, so
+    `revision=2024` stays the text '2024' for a text option and `k1=1.2` becomes a number for a number."""
+
+
+def _text_kinds(hint: Any) -> tuple[bool, set[str]]:
+    """(whether any text is allowed, the text choices a Literal allows) anywhere in a declared type."""
+    if hint is str or hint is Any:
+        return True, set()
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return False, {a for a in args if isinstance(a, str)}
+    if origin is typing.Annotated:
+        return _text_kinds(args[0])
+    if origin in (typing.Union, type(int | None)):
+        kinds = [_text_kinds(a) for a in args]
+        return any(k[0] for k in kinds), set().union(*(k[1] for k in kinds))
+    return False, set()
+
+
+def _typed(value: Any, hint: Any) -> Any:
+    """A command-line value as its declaration reads it: a choice or free text stays the text typed
+    (null aside), anything else is parsed as a JSON literal (numbers, true/false, null, lists)."""
+    if not isinstance(value, CliText):
+        return value
+    text = str(value)
+    any_text, choices = _text_kinds(hint)
+    if text in choices:
+        return text
+    parsed = parse_value(text)
+    return text if any_text and parsed is not None else parsed
 
 
 def parse_value(raw: str) -> Any:
@@ -189,7 +225,7 @@ def parse_args(text: str | None, option: str) -> dict[str, Any]:
         else:
             raise BrightEvalError(f"{option}: expected key=value pairs separated by commas, got '{piece}'")
     for k, v in raw.items():
-        out[k] = parse_value(v)
+        out[k] = CliText(v.strip())
     return out
 
 
@@ -209,6 +245,7 @@ def merge_args(who: str, *sources: tuple[str, dict[str, Any]]) -> dict[str, Any]
 
 
 def _same(a: Any, b: Any) -> bool:
+    a, b = (parse_value(v) if isinstance(v, CliText) else v for v in (a, b))
     return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 

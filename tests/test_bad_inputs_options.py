@@ -111,7 +111,24 @@ def test_address_needs_the_ray_executor(cli_env, monkeypatch):
 def test_parse_args_refuses_a_key_twice():
     with pytest.raises(BrightEvalError, match="'b' is given twice"):
         parse_args("b=0.1,k1=2,b=0.2", "--retriever-args")
-    assert parse_args("weights=[1,2],k=3", "x") == {"weights": [1, 2], "k": 3}
+    assert parse_args("weights=[1,2],k=3", "x") == {"weights": "[1,2]", "k": "3"}  # text until a declaration types it
+
+
+def test_command_line_values_are_typed_by_the_declaration():
+    from bright_eval.rerankers import RERANKERS
+
+    fuse = RETRIEVERS.lookup("fuse:rrf(bm25,bm25-lucene)")[0]
+    assert fuse.validate("fuse:rrf(bm25,bm25-lucene)", parse_args("weights=[1,2],k=3", "x")) == {"weights": [1.0, 2.0], "k": 3.0}
+    # a text option keeps digits, 'none' and 'true' as the text typed
+    gpt = REWRITERS.lookup("gpt-4o")[0]
+    assert gpt.validate("gpt-4o", parse_args("base_url=2024,temperature=0", "x")) == {"base_url": "2024", "temperature": 0.0}
+    assert gpt.validate("gpt-4o", parse_args("base_url=null", "x")) == {"base_url": None}
+    ce = RERANKERS.lookup("ce:x")[0]
+    assert ce.validate("ce:x", parse_args("revision=1234567,device=0", "x")) == {"revision": "1234567", "device": "0"}
+    dense = RETRIEVERS.lookup("all-minilm-l6-v2")[0]
+    assert dense.validate("all-minilm-l6-v2", parse_args("quantize=none,backend=onnx", "x")) == {"quantize": "none", "backend": "onnx"}
+    # the same option inline as text and in a table as a number agree
+    assert RETRIEVERS.display_name("bm25", parse_args("k1=1", "x")) == "bm25(k1=1.0)"
 
 
 def test_option_tables_are_generated_from_the_declarations():
