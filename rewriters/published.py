@@ -107,15 +107,7 @@ class PublishedRewrites:
 
     def rewrite(self, queries: list[Query]) -> list[str]:
         self._resolve()
-        texts, missing = [], []
-        for q in queries:
-            text = self._lookup(q)
-            if text is None:
-                missing.append(f"{q.task}/{q.id}")
-            texts.append(text or "")
-        if missing:
-            raise BrightEvalError(f"{self.name}: no released rewrite for {len(missing)} of {len(queries)} queries "
-                                  f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+        texts = look_up_all(self.name, queries, self._lookup, "no released rewrite")
         self.stats.from_cache += len(queries)
         return compose_each(self.name, queries, texts, self.compose_mode, self.stats)
 
@@ -129,3 +121,14 @@ class PublishedRewrites:
             return {**base, "url": url_of(self.model), "commit": COMMIT, "sha256": self.sha256}
         # Not the verified file: another identity, so results never mix with the verified ones.
         return {**base, "fallback": f"{self.source.description} reasoning/{self.set_name}"}
+
+
+def look_up_all(name: str, queries: list[Query], lookup, what: str) -> list[str]:
+    """Each query's stored text (`lookup(query)`, None when absent); queries without one are one error
+    naming the first five, never an empty text searched in silence."""
+    texts = [lookup(q) for q in queries]
+    missing = [f"{q.task}/{q.id}" for q, t in zip(queries, texts) if t is None]
+    if missing:
+        raise BrightEvalError(f"{name}: {what} for {len(missing)} of {len(queries)} queries "
+                              f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+    return texts

@@ -33,6 +33,7 @@ from bright_eval.errors import BrightEvalError
 from bright_eval.io import atomic_write_bytes
 
 from . import Query, RewriteStats
+from .published import look_up_all
 
 log = logging.getLogger(__name__)
 
@@ -206,15 +207,7 @@ class QueryGymPublished:
         return self._texts[task]
 
     def rewrite(self, queries: list[Query]) -> list[str]:
-        out, missing = [], []
-        for q in queries:
-            text = self.texts(q.task).get(q.id)
-            if text is None:
-                missing.append(f"{q.task}/{q.id}")
-            out.append(text or "")
-        if missing:
-            raise BrightEvalError(f"{self.name}: QueryGym's run has no query for {len(missing)} of {len(queries)} queries "
-                                  f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})")
+        out = look_up_all(self.name, queries, lambda q: self.texts(q.task).get(q.id), "QueryGym's run has no query")
         self.stats.from_cache += len(queries)
         return out
 
