@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cli_invoke import invoke
+from cli_invoke import assert_one_error, invoke
 
 from bright_eval.data import Example
 from bright_eval.errors import BrightEvalError
@@ -323,15 +323,11 @@ def test_bad_input(case, bad_env, tmp_path, caplog):
     caplog.clear()
     code, out, err = run(*args)
     expect = [e.replace(T, str(tmp_path)) for e in case.expect]
-    assert "Traceback" not in out + err
-    assert code == case.exit, f"exit {code}\nstdout: {out}\nstderr: {err}"
     if case.exit == 2:
-        lines = [ln for ln in err.splitlines() if ln.strip()]
-        assert len(lines) == 1, err
-        assert lines[0].startswith("error: ")
-        for e in expect:
-            assert e in lines[0]
+        assert_one_error(code, out, err, expect)
     else:
+        assert "Traceback" not in out + err
+        assert code == case.exit, f"exit {code}\nstdout: {out}\nstderr: {err}"
         logged = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
         for e in expect:
             assert e in logged, logged

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_invoke import assert_one_error  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_bad_inputs import DOCS, EXAMPLES, Case, T, data_check, edit_line, invoke, run_biology, write  # noqa: E402
@@ -152,15 +153,11 @@ def test_bad_data(case, bad_env, tmp_path, caplog):
     caplog.clear()
     code, out, err = run(*args)
     expect = [e.replace(T, str(tmp_path)) for e in case.expect]
-    assert "Traceback" not in out + err
-    assert code == case.exit, f"exit {code}\nstdout: {out}\nstderr: {err}"
     if case.exit == 2:
-        lines = [ln for ln in err.splitlines() if ln.strip()]
-        assert len(lines) == 1, err
-        assert lines[0].startswith("error: ")
-        for e in expect:
-            assert e in lines[0], lines[0]
+        assert_one_error(code, out, err, expect)
     else:
+        assert "Traceback" not in out + err
+        assert code == case.exit, f"exit {code}\nstdout: {out}\nstderr: {err}"
         logged = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
         for e in expect:
             assert e in logged, logged

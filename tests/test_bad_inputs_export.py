@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-from cli_invoke import invoke
+from cli_invoke import assert_one_error, invoke
 
 
 def _mteb_file(tmp, entry: dict | None = None, text: str | None = None) -> None:
@@ -83,12 +83,7 @@ def test_bad_input(case, tmp_path, results_dir, monkeypatch, capsys):
         case.setup(tmp_path)
     args = [str(a).replace("{res}", str(results_dir)).replace("{tmp}", str(tmp_path)) for a in case.args]
     code, out, err = invoke(monkeypatch, capsys, *args)
-    assert "Traceback" not in out + err
-    assert code == 2, f"exit {code}\nstdout: {out}\nstderr: {err}"
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for e in case.expect:
-        assert e in lines[0], lines[0]
+    assert_one_error(code, out, err, case.expect)
     assert not (tmp_path / "o").exists()  # nothing half-written
 
 

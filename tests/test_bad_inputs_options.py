@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_invoke import assert_one_error  # noqa: E402
 
 from bright_eval.errors import BrightEvalError
 from bright_eval.option_docs import BEGIN, END, all_tables
@@ -56,12 +57,7 @@ BAD = [
 def test_bad_option_is_one_line_before_any_work(cli_env, tmp_path, extra, fragments):
     data, run = cli_env
     code, out, err = run(*RUN, "--data-dir", data, *extra)
-    assert "Traceback" not in out + err
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for f in fragments:
-        assert f in lines[0], lines[0]
+    assert_one_error(code, out, err, fragments)
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json")), "work was done before the error"
 
 

@@ -3,14 +3,14 @@ method that reads retrieved documents (LameR) gets them from our BM25 over the t
 
 import json
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 pytest.importorskip("openai")
 pytest.importorskip("querygym")
 pytest.importorskip("pandas")
+
+from stub_openai import ChatStub, completion, failure  # noqa: E402
 
 from bright_eval.cache import ArtifactCache  # noqa: E402
 from bright_eval.data import LocalSource  # noqa: E402
@@ -21,50 +21,29 @@ from bright_eval.rewriters import REWRITERS, Query  # noqa: E402
 from bright_eval.rewriters.querygym_live import METHODS  # noqa: E402
 
 
-class Stub:
-    """Answers request n with 'passage n about <first words of the prompt>'; `refuse_after` turns every
-    later request into a 401 (not retried), as an interruption would stop a run."""
+class Stub(ChatStub):
+    """Answers request n with 'passage n about synapses'; `refuse_after` turns every later request into a
+    401 (not retried), as an interruption would stop a run."""
 
     def __init__(self):
         self.bodies: list[dict] = []
         self.refuse_after: int | None = None
-        self.lock = threading.Lock()
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with outer.lock:
-                    outer.bodies.append(body)
-                    n = len(outer.bodies)
-                if outer.refuse_after is not None and n > outer.refuse_after:
-                    return self.reply(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
-                self.reply(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": f"passage {n} about synapses"}}],
-                                 "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55}})
-
-            def reply(self, code, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def answer(self, body: dict) -> tuple[int, dict]:
+        with self.lock:
+            self.bodies.append(body)
+            n = len(self.bodies)
+        if self.refuse_after is not None and n > self.refuse_after:
+            return failure(401, "bad key", "invalid_request_error")
+        return completion(body["model"], f"passage {n} about synapses", 50, 5)
 
 
 @pytest.fixture()
 def stub():
     s = Stub()
     yield s
-    s.httpd.shutdown()
+    s.close()
 
 
 def test_every_method_querygym_registers_is_a_rewriter():

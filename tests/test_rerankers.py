@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from stub_openai import ChatStub, completion, failure
 
 from bright_eval.cache import ArtifactCache
 from bright_eval.components import HasStats, Reranker
@@ -207,59 +206,39 @@ def test_permutation_parsing_is_robust(answer, expected, named):
 
 
 # -- against a local OpenAI-compatible server ------------------------------------------------------
-class RankServer:
+class RankServer(ChatStub):
     """Ranks passages by the `grade=N` they contain. BRIGHT prompts get a ```json list, RankGPT prompts
     '[i] > [j]'. Queries starting with GARBAGE get prose, RATE one 429 first, DEAD only 500s."""
 
     def __init__(self):
         self.calls: list[str] = []
-        self.lock = threading.Lock()
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                msgs = body["messages"]
-                if msgs[0]["content"].startswith("You are RankGPT"):
-                    query = re.search(r"Search Query: (.*?)\. \n", msgs[-1]["content"]).group(1)
-                    passages = [m["content"] for m in msgs if m["role"] == "user" and re.match(r"\[\d+\] ", m["content"])]
-                    grades = [int(re.search(r"grade=(\d+)", p).group(1)) for p in passages]
-                else:
-                    text = msgs[-1]["content"]
-                    query = re.search(r"related to query: (.*?)\n\n", text).group(1)
-                    grades = [int(g) for g in re.findall(r"\[\d+\]\. .*?grade=(\d+)", text)]
-                with outer.lock:
-                    outer.calls.append(query)
-                    n = outer.calls.count(query)
-                if query.startswith("DEAD"):
-                    return self.reply(500, {"error": {"message": "boom", "type": "server_error"}})
-                if query.startswith("RATE") and n == 1:
-                    return self.reply(429, {"error": {"message": "slow down", "type": "rate_limit"}})
-                best = sorted(range(len(grades)), key=lambda i: -grades[i])
-                if query.startswith("GARBAGE"):
-                    content = "These passages are all somewhat relevant."
-                elif msgs[0]["content"].startswith("You are RankGPT"):
-                    content = " > ".join(f"[{i + 1}]" for i in best)
-                else:
-                    content = "Reasoning first.\n```json\n" + json.dumps([i + 1 for i in best]) + "\n```"
-                self.reply(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-                                 "usage": {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020}})
-
-            def reply(self, code, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def answer(self, body: dict) -> tuple[int, dict]:
+        msgs = body["messages"]
+        if msgs[0]["content"].startswith("You are RankGPT"):
+            query = re.search(r"Search Query: (.*?)\. \n", msgs[-1]["content"]).group(1)
+            passages = [m["content"] for m in msgs if m["role"] == "user" and re.match(r"\[\d+\] ", m["content"])]
+            grades = [int(re.search(r"grade=(\d+)", p).group(1)) for p in passages]
+        else:
+            text = msgs[-1]["content"]
+            query = re.search(r"related to query: (.*?)\n\n", text).group(1)
+            grades = [int(g) for g in re.findall(r"\[\d+\]\. .*?grade=(\d+)", text)]
+        with self.lock:
+            self.calls.append(query)
+            n = self.calls.count(query)
+        if query.startswith("DEAD"):
+            return failure(500, "boom", "server_error")
+        if query.startswith("RATE") and n == 1:
+            return failure(429, "slow down", "rate_limit")
+        best = sorted(range(len(grades)), key=lambda i: -grades[i])
+        if query.startswith("GARBAGE"):
+            content = "These passages are all somewhat relevant."
+        elif msgs[0]["content"].startswith("You are RankGPT"):
+            content = " > ".join(f"[{i + 1}]" for i in best)
+        else:
+            content = "Reasoning first.\n```json\n" + json.dumps([i + 1 for i in best]) + "\n```"
+        return completion(body["model"], content, 1000, 20)
 
 
 @pytest.fixture()
@@ -267,7 +246,7 @@ def server():
     pytest.importorskip("openai")
     s = RankServer()
     yield s
-    s.httpd.shutdown()
+    s.close()
 
 
 # Twelve documents with hidden grades; the first stage has them in id order.

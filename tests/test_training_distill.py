@@ -5,11 +5,10 @@ leakage guard; its output builds released rows with `train prepare --recipe rele
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from stub_openai import ChatStub, completion, failure, question_of
 from typer.testing import CliRunner
 
 from bright_eval.cli import app
@@ -25,47 +24,23 @@ QUESTIONS = ["Why do onions make my eyes water when I cut them?", "How does a pl
              "What does a central bank do when it raises interest rates?"]
 
 
-class Stub:
-    """Chat completions answering '<think>..</think> reasoned: <question>'; after `fail_after` replies every
-    request gets a 400 (not retried), standing in for a run killed half-way."""
+class Stub(ChatStub):
+    """Chat completions answering 'reasoned: <question>' ('' for questions starting EMPTY); after
+    `fail_after` replies every request gets a 400 (not retried), standing in for a run killed half-way."""
 
     def __init__(self, fail_after: int | None = None):
         self.questions: list[str] = []
         self.fail_after = fail_after
-        self.lock = threading.Lock()
-        outer = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                q = body["messages"][-1]["content"].split("Query: ")[1].strip()
-                with outer.lock:
-                    n = len(outer.questions)
-                    outer.questions.append(q)
-                if outer.fail_after is not None and n >= outer.fail_after:
-                    return self.reply(400, {"error": {"message": "killed", "type": "invalid_request_error"}})
-                content = "" if q.startswith("EMPTY") else f"reasoned: {q}"
-                self.reply(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-                                 "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}})
-
-            def reply(self, code, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
+    def answer(self, body: dict) -> tuple[int, dict]:
+        q = question_of(body)
+        with self.lock:
+            n = len(self.questions)
+            self.questions.append(q)
+        if self.fail_after is not None and n >= self.fail_after:
+            return failure(400, "killed", "invalid_request_error")
+        return completion(body["model"], "" if q.startswith("EMPTY") else f"reasoned: {q}", 1000, 500)
 
 
 def _cli(*args):
