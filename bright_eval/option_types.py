@@ -30,7 +30,7 @@ FusionNorm = Literal["min-max", "z-score", "none"]
 Query2DocMode = Literal["zs", "cot", "fs"]  # QueryGym query2doc: zero-shot, chain-of-thought, few-shot
 Query2DocLiveMode = Literal["zs", "cot"]    # live: few-shot needs QueryGym's training files (methods/query2doc.py:50-100)
 Backend = Literal["torch", "onnx", "openvino"]  # sentence-transformers models; fp32 backends give torch's numbers
-Quantize = Literal["none", "int8"]
+Quantize = Literal["none", "bf16", "int8"]
 
 __all__ = ["Count", "Retries", "Seed", "TopK", "Positive", "NonNegative", "Fraction", "OpenFraction", "Penalty",
            "Compose", "PromptName", "Decoding", "LocalBackend", "FusionNorm",

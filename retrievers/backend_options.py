@@ -3,13 +3,33 @@ without importing torch (registration and planning stay cheap); retrievers/backe
 
 from __future__ import annotations
 
-from importlib import metadata
+import hashlib
+from importlib import metadata, resources
 
 from bright_eval.errors import BrightEvalError
 
 OPSET = 18
-# ORT's dynamic int8 settings; part of the quantised system's identity (spec) because they set its numbers.
-INT8 = {"scheme": "onnxruntime.quantization.quantize_dynamic", "weight_type": "QInt8", "per_channel": True, "reduce_range": False}
+
+
+def calibration_texts() -> list[str]:
+    """The fixed texts int8's activation ranges are calibrated on (bright_eval/reference/calibration.txt)."""
+    text = resources.files("bright_eval").joinpath("reference/calibration.txt").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _calibration_sha256() -> str:
+    return hashlib.sha256("\n".join(calibration_texts()).encode()).hexdigest()
+
+
+# What a reduced-precision system's numbers depend on: part of its identity (spec, cache keys).
+RECIPES = {
+    # OpenVINO computes in bfloat16 where the CPU has bf16 units; weights stay fp32 in the file.
+    "bf16": {"scheme": "openvino", "inference_precision": "bf16"},
+    # NNCF's post-training static quantisation: int8 weights and activations, activation ranges from
+    # fixed calibration texts; the ops it leaves in float run in fp32.
+    "int8": {"scheme": "nncf.quantize", "model_type": "transformer", "preset": "mixed", "inference_precision": "f32",
+             "calibration": {"texts": "bright_eval/reference/calibration.txt", "count": 128, "batch": 8}},
+}
 
 
 def version(package: str) -> str | None:
@@ -21,8 +41,8 @@ def version(package: str) -> str | None:
 
 def check(backend: str, quantize: str, device: str | None, where: str) -> None:
     """Refuse combinations that would run something other than what the name says, before any work."""
-    if quantize != "none" and backend != "onnx":
-        raise BrightEvalError(f"{where}: quantize={quantize} runs on ONNX Runtime only; add backend=onnx "
+    if quantize != "none" and backend != "openvino":
+        raise BrightEvalError(f"{where}: quantize={quantize} runs on OpenVINO only; add backend=openvino "
                               f"(backend={backend} would give other numbers under the same name)")
     if backend != "torch" and device and not device.startswith("cpu"):
         raise BrightEvalError(f"{where}: backend={backend} runs on the CPU; on device={device} use backend=torch")
@@ -32,4 +52,8 @@ def quantize_spec(quantize: str) -> dict | None:
     """What a quantised system's numbers depend on, for spec(); None for fp32 (the torch system's numbers)."""
     if quantize == "none":
         return None
-    return {**INT8, "onnxruntime": version("onnxruntime"), "torch": version("torch"), "opset": OPSET}
+    recipe = {**RECIPES[quantize], "openvino": version("openvino"), "torch": version("torch")}
+    if quantize == "int8":
+        recipe["calibration"] = {**recipe["calibration"], "sha256": _calibration_sha256()}
+        recipe["nncf"] = version("nncf")
+    return recipe

@@ -2,8 +2,10 @@
 torch: the dense retrievers', the `embed:` reranker's and the cross-encoders' `backend` option.
 
 Only the transformer is replaced. The model is loaded by sentence-transformers as usual, its
-transformer (`model[0].model`) is exported once with torch's own exporter (`torch.onnx.export`,
-torch.export-based) and swapped for a runner of the exported graph, so tokenisation, prompts,
+transformer (`model[0].model`) is exported once from `torch.export`'s program -- to ONNX by torch's
+own exporter (`torch.onnx.export(dynamo=True)`) for `onnx`, to OpenVINO's IR by OpenVINO's frontend
+(`ov.convert_model`, which fuses attention) for `openvino` -- and swapped for a runner of the exported
+graph, so tokenisation, prompts,
 length sorting, pooling and normalisation stay sentence-transformers' own code: an fp32 backend
 computes the same function, and its rankings are torch's (tests/test_backends.py states the bound).
 
@@ -11,9 +13,13 @@ Why not sentence-transformers' own `backend="onnx"`: it exports through optimum'
 and `optimum-onnx` 0.1 pins transformers < 4.58 while sentence-transformers 6 needs transformers >= 5,
 so it does not install beside this project's stack. onnxruntime, onnxscript and openvino do.
 
-`quantize="int8"` is ONNX Runtime's dynamic quantisation of that export (int8 weights, activations
-quantised per batch): other numbers, so a different system, and only on the `onnx` backend, so that
-one name always means one computation.
+`quantize` makes another system (its recipe is in the spec, so the name and results differ), on the
+`openvino` backend only, so that one name always means one computation: `bf16` compiles the fp32 export
+for OpenVINO's bfloat16 inference (refused on CPUs without bf16 units, where OpenVINO would quietly
+stay in fp32); `int8` is NNCF's static post-training quantisation of that export (int8 weights and
+activations, ranges calibrated on fixed texts, bright_eval/reference/calibration.txt), which runs on
+the CPU's int8 dot-product units. ONNX Runtime's dynamic int8 was measured and dropped: 1.5x torch
+against NNCF's ~3x, at a larger cosine loss (docs/dense-and-api-embedders.md).
 
 Imported only when a model is created (torch is needed by then anyway).
 
@@ -29,6 +35,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,7 +47,7 @@ from bright_eval.cache import ArtifactCache
 from bright_eval.errors import BrightEvalError, require
 from bright_eval.io import atomic_write_json
 
-from .backend_options import INT8, OPSET, quantize_spec, version
+from .backend_options import OPSET, RECIPES, calibration_texts, quantize_spec, version
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +76,29 @@ class _Graph(torch.nn.Module):
         return getattr(self.model(**{k: given[k] for k in self.inputs}, return_dict=True), self.output)
 
 
-def export(model, output: str, inputs: list[str], sample: dict, folder: Path) -> None:
-    """Write `folder/model.onnx`: `model`'s `output` for `inputs`, with batch and sequence dynamic."""
-    require("onnxscript", "fast", "the onnx and openvino backends (torch's ONNX exporter)")
+def export(model, output: str, inputs: list[str], sample: dict, folder: Path, fmt: str) -> None:
+    """Write `model`'s `output` for `inputs`, batch and sequence dynamic: `folder/model.onnx` (fmt "onnx") or
+    OpenVINO's IR `folder/model.xml` + `.bin` (fmt "openvino")."""
+    quiet = contextlib.redirect_stdout(io.StringIO())
+    if fmt == "openvino":
+        ov = require("openvino", "fast", "backend=openvino")
+        # OpenVINO's own frontend on torch.export's program, not the ONNX file: it maps scaled_dot_product_attention
+        # to its fused attention kernel (measured 1.10x the ONNX route at fp32, 1.2x at int8, README dense section).
+        axes = {k: {0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO} for k in inputs}
+        with torch.no_grad(), quiet, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecations inside torch.export, not actionable here
+            program = torch.export.export(_Graph(model, output, inputs), (), {k: sample[k] for k in inputs}, dynamic_shapes=axes)
+            converted = ov.convert_model(program)
+        converted.set_friendly_name("model")  # OpenVINO would number it from a process-wide counter (ModelN)
+        ov.save_model(converted, str(folder / "model.xml"), compress_to_fp16=False)  # fp16 weights would be other numbers
+        return
+    require("onnxscript", "fast", "backend=onnx (torch's ONNX exporter)")
     args = tuple(sample[k] for k in inputs)
     axes = {k: {0: "batch", 1: "sequence"} for k in inputs}
     # The exporter prints its steps and warns about absent torchvision ops; neither concerns the user.
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    for name in ("torch.onnx", "onnxscript", "onnx_ir"):  # onnx_ir logs each deduplicated initializer at INFO
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with torch.no_grad(), quiet, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecations inside torch.export and onnxscript, not actionable here
         program = torch.onnx.export(_Graph(model, output, inputs), args, dynamo=True, input_names=inputs, output_names=[output],
                                     dynamic_axes=axes, opset_version=OPSET, external_data=False, verbose=False)
@@ -91,29 +113,63 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def exported_model(model, output: str, inputs: list[str], sample: dict, quantize: str, cache: ArtifactCache) -> tuple[Path, dict]:
-    """(path of the .onnx to run, its meta: sha256, versions), exporting (and quantising) on first use."""
-    key = cache.key(kind=KIND, weights=weights_digest(model), output=output, inputs=inputs, opset=OPSET, torch=version("torch"),
-                    onnxscript=version("onnxscript"), quantize=quantize_spec(quantize))
+def export_sha256(folder: Path) -> str:
+    """sha256 of the exported model (the .onnx, or OpenVINO's .xml then .bin), as recorded in meta.json.
+    OpenVINO names unnamed nodes from a process-wide counter (`Constant_105554`); those numbers are dropped
+    from the .xml first, so the same computation always has the same hash."""
+    h = hashlib.sha256()
+    if (folder / "model.onnx").exists():
+        h.update(bytes.fromhex(file_sha256(folder / "model.onnx")))
+    if (folder / "model.xml").exists():
+        xml = re.sub(rb'name="([A-Za-z_]+)_[0-9]+"', rb'name="\1"', (folder / "model.xml").read_bytes())
+        h.update(hashlib.sha256(xml).digest())
+        h.update(bytes.fromhex(file_sha256(folder / "model.bin")))
+    return h.hexdigest()
+
+
+def quantize_int8(folder: Path, calibration: list[dict]) -> None:
+    """Replace the IR in `folder` (`model.xml`/`.bin`) by NNCF's int8 model, calibrated on `calibration` (feeds)."""
+    ov = require("openvino", "fast", "quantize=int8")
+    nncf = require("nncf", "fast", "quantize=int8")
+    recipe = RECIPES["int8"]
+    logging.getLogger("nncf").setLevel(logging.ERROR)  # its progress bars and notes are not the user's concern
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantized = nncf.quantize(ov.Core().read_model(str(folder / "model.xml")), nncf.Dataset(calibration),
+                                  model_type=nncf.ModelType.TRANSFORMER, preset=nncf.QuantizationPreset(recipe["preset"]),
+                                  subset_size=len(calibration))
+    # Written beside, then renamed over: OpenVINO memory-maps the fp32 .bin it read, and rewriting that file in place
+    # would pull the pages from under it (SIGBUS).
+    quantized.set_friendly_name("model")
+    ov.save_model(quantized, str(folder / "int8.xml"), compress_to_fp16=False)  # fp16 weights would be yet other numbers
+    for ext in ("xml", "bin"):
+        (folder / f"int8.{ext}").replace(folder / f"model.{ext}")
+
+
+def exported_model(model, output: str, inputs: list[str], sample: dict, fmt: str, quantize: str, cache: ArtifactCache,
+                   calibration=None) -> tuple[Path, dict]:
+    """(path of the model file to run, its meta: sha256, versions), exporting (and quantising) on first use.
+    bf16 runs the fp32 export; int8 needs `calibration`, a callable giving the calibration feeds and their max length."""
+    graph = "int8" if quantize == "int8" else None
+    feeds, max_length = calibration() if graph else ([], None)
+    exporter = {"openvino": version("openvino")} if fmt == "openvino" else {"onnxscript": version("onnxscript"), "opset": OPSET}
+    key = cache.key(kind=KIND, weights=weights_digest(model), output=output, inputs=inputs, format=fmt, torch=version("torch"),
+                    **exporter, quantize=quantize_spec(quantize) if graph else None, calibration_max_length=max_length)
     folder = cache.dir_for(KIND, key)
     if cache.has(KIND, key):
         cache.hit(KIND)
     else:
-        log.info("exporting %s to ONNX (once; cached in %s)", type(model).__name__, folder)
+        log.info("exporting %s to %s%s (once; cached in %s)", type(model).__name__, "OpenVINO" if fmt == "openvino" else "ONNX",
+                 " and quantising to int8" if graph else "", folder)
         with cache.build(KIND, key) as tmp:
-            export(model, output, inputs, sample, tmp)
-            if quantize == "int8":
-                quantization = require("onnxruntime.quantization", "fast", "quantize=int8")
-                quantization.quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model.int8.onnx"),
-                                              weight_type=quantization.QuantType.QInt8, per_channel=INT8["per_channel"],
-                                              reduce_range=INT8["reduce_range"])
-                (tmp / "model.onnx").unlink()
-                (tmp / "model.int8.onnx").rename(tmp / "model.onnx")
-            atomic_write_json(tmp / "meta.json", {"sha256": file_sha256(tmp / "model.onnx"), "output": output, "inputs": inputs,
-                                                  "quantize": quantize_spec(quantize), "torch": version("torch"),
-                                                  "onnxscript": version("onnxscript")})
+            export(model, output, inputs, sample, tmp, fmt)
+            if graph:
+                quantize_int8(tmp, feeds)
+            atomic_write_json(tmp / "meta.json", {"sha256": export_sha256(tmp), "format": fmt, "output": output, "inputs": inputs,
+                                                  "quantize": quantize_spec(quantize) if graph else None, "torch": version("torch"),
+                                                  **exporter, "nncf": version("nncf") if graph else None})
     meta = json.loads((folder / "meta.json").read_text())
-    return folder / "model.onnx", meta
+    return folder / ("model.xml" if fmt == "openvino" else "model.onnx"), meta
 
 
 class _Runner(torch.nn.Module):
@@ -141,12 +197,15 @@ def _onnxruntime(path: Path):
     return lambda feeds: session.run(None, feeds)[0]
 
 
-def _openvino(path: Path):
+def _openvino(path: Path, precision: str = "f32"):
     ov = require("openvino", "fast", "backend=openvino")
     core = ov.Core()
-    # f32 explicitly: on CPUs with bf16 units OpenVINO would otherwise compute in bf16, and numbers would move.
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": _threads(),
-                                                                      "PERFORMANCE_HINT": "LATENCY"})
+    if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        raise BrightEvalError("quantize=bf16: this CPU has no bfloat16 units (OpenVINO would compute in fp32 under the bf16 name); "
+                              "use quantize=none or quantize=int8")
+    # The precision explicitly: on CPUs with bf16 units OpenVINO would otherwise pick bf16, and fp32's numbers would move.
+    compiled = core.compile_model(core.read_model(str(path)), "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                                      "INFERENCE_NUM_THREADS": _threads(), "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
     return lambda feeds: request.infer(feeds)[0].copy()
 
@@ -164,8 +223,20 @@ def use_backend(st_model, backend: str, quantize: str, cache: ArtifactCache) -> 
     if module.transformer_task == "sequence-classification":
         sample = module.preprocess([("a query", "an example text"), ("another query", "another, longer example text to pad")])
     inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if isinstance(sample.get(k), torch.Tensor)]
-    path, meta = exported_model(model, output, inputs, sample, quantize, cache)
-    run = _onnxruntime(path) if backend == "onnx" else _openvino(path)
+
+    def calibration() -> tuple[list[dict], int]:
+        """The fixed calibration texts tokenised as this model will see them (pairs of them for a cross-encoder)."""
+        texts, batch = calibration_texts(), RECIPES["int8"]["calibration"]["batch"]
+        if module.transformer_task == "sequence-classification":
+            texts = list(zip(texts[::2], texts[1::2]))
+        feeds = []
+        for i in range(0, len(texts), batch):
+            features = module.preprocess(texts[i:i + batch])
+            feeds.append({k: features[k].numpy().astype(np.int64) for k in inputs})
+        return feeds, module.max_seq_length
+
+    path, meta = exported_model(model, output, inputs, sample, backend, quantize, cache, calibration)
+    run = _onnxruntime(path) if backend == "onnx" else _openvino(path, RECIPES.get(quantize, {}).get("inference_precision", "f32"))
     module.model = _Runner(run, model.config, output, inputs)
     runtime = "onnxruntime" if backend == "onnx" else "openvino"
     return {"backend": backend, "quantize": quantize, "export_sha256": meta["sha256"], runtime: version(runtime)}

@@ -12,15 +12,16 @@ RUN = ["run", "--tasks", "biology", "--results-dir", "r"]
 BAD = [
     ("backend-unknown", ["--retriever", "all-minilm-l6-v2(backend=tensorrt)"],
      ["retriever 'all-minilm-l6-v2'", "backend='tensorrt'", "one of: torch, onnx, openvino"]),
-    ("quantize-unknown", ["--retriever", "all-minilm-l6-v2(backend=onnx,quantize=int4)"], ["quantize='int4'", "one of: none, int8"]),
+    ("quantize-unknown", ["--retriever", "all-minilm-l6-v2(backend=openvino,quantize=int4)"], ["quantize='int4'", "one of: none, bf16, int8"]),
     ("int8-on-torch", ["--retriever", "all-minilm-l6-v2(quantize=int8)"],
-     ["dense retriever 'all-minilm-l6-v2'", "quantize=int8 runs on ONNX Runtime only; add backend=onnx"]),
-    ("int8-on-openvino", ["--retriever", "all-minilm-l6-v2(backend=openvino,quantize=int8)"], ["add backend=onnx", "backend=openvino"]),
+     ["dense retriever 'all-minilm-l6-v2'", "quantize=int8 runs on OpenVINO only; add backend=openvino"]),
+    ("int8-on-onnx", ["--retriever", "all-minilm-l6-v2(backend=onnx,quantize=int8)"], ["add backend=openvino", "backend=onnx would give"]),
+    ("bf16-on-torch", ["--retriever", "all-minilm-l6-v2(quantize=bf16)"], ["quantize=bf16 runs on OpenVINO only"]),
     ("onnx-on-gpu", ["--retriever", "all-minilm-l6-v2(backend=onnx,device=cuda)"], ["backend=onnx runs on the CPU", "device=cuda"]),
     ("grit-onnx", ["--retriever", "gritlm-7b(backend=onnx)"], ["dense retriever 'gritlm-7b'", "GRIT-style models run on torch only"]),
-    ("embed-int8-on-torch", ["--reranker", "embed:all-minilm-l6-v2(quantize=int8)"], ["quantize=int8 runs on ONNX Runtime only"]),
+    ("embed-int8-on-torch", ["--reranker", "embed:all-minilm-l6-v2(quantize=int8)"], ["quantize=int8 runs on OpenVINO only"]),
     ("ce-int8-on-torch", ["--reranker", "ms-marco-minilm-l6(quantize=int8)"],
-     ["cross-encoder 'cross-encoder/ms-marco-MiniLM-L-6-v2'", "quantize=int8 runs on ONNX Runtime only"]),
+     ["cross-encoder 'cross-encoder/ms-marco-MiniLM-L-6-v2'", "quantize=int8 runs on OpenVINO only"]),
     ("ce-openvino-gpu", ["--reranker", "ms-marco-minilm-l6(backend=openvino,device=cuda:0)"], ["backend=openvino runs on the CPU"]),
 ]
 
