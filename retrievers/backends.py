@@ -83,7 +83,7 @@ def export(model, output: str, inputs: list[str], sample: dict, folder: Path, fm
     if fmt == "openvino":
         ov = require("openvino", "fast", "backend=openvino")
         # OpenVINO's own frontend on torch.export's program, not the ONNX file: it maps scaled_dot_product_attention
-        # to its fused attention kernel (measured 1.10x the ONNX route at fp32, 1.2x at int8, README dense section).
+        # to its fused attention kernel (measured 1.1x the ONNX route at fp32, 1.2x at int8; docs/dense-and-api-embedders.md).
         axes = {k: {0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO} for k in inputs}
         with torch.no_grad(), quiet, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # deprecations inside torch.export, not actionable here
@@ -147,11 +147,12 @@ def quantize_int8(folder: Path, calibration: list[dict]) -> None:
 
 
 def exported_model(model, output: str, inputs: list[str], sample: dict, fmt: str, quantize: str, cache: ArtifactCache,
-                   calibration=None) -> tuple[Path, dict]:
+                   calibration=None, max_length: int | None = None) -> tuple[Path, dict]:
     """(path of the model file to run, its meta: sha256, versions), exporting (and quantising) on first use.
-    bf16 runs the fp32 export; int8 needs `calibration`, a callable giving the calibration feeds and their max length."""
+    bf16 runs the fp32 export; int8 needs `calibration`, a callable giving the calibration feeds, tokenised
+    at `max_length` (part of the key), and called only when the model is built."""
     graph = "int8" if quantize == "int8" else None
-    feeds, max_length = calibration() if graph else ([], None)
+    max_length = max_length if graph else None
     exporter = {"openvino": version("openvino")} if fmt == "openvino" else {"onnxscript": version("onnxscript"), "opset": OPSET}
     key = cache.key(kind=KIND, weights=weights_digest(model), output=output, inputs=inputs, format=fmt, torch=version("torch"),
                     **exporter, quantize=quantize_spec(quantize) if graph else None, calibration_max_length=max_length)
@@ -164,7 +165,7 @@ def exported_model(model, output: str, inputs: list[str], sample: dict, fmt: str
         with cache.build(KIND, key) as tmp:
             export(model, output, inputs, sample, tmp, fmt)
             if graph:
-                quantize_int8(tmp, feeds)
+                quantize_int8(tmp, calibration())
             atomic_write_json(tmp / "meta.json", {"sha256": export_sha256(tmp), "format": fmt, "output": output, "inputs": inputs,
                                                   "quantize": quantize_spec(quantize) if graph else None, "torch": version("torch"),
                                                   **exporter, "nncf": version("nncf") if graph else None})
@@ -200,9 +201,6 @@ def _onnxruntime(path: Path):
 def _openvino(path: Path, precision: str = "f32"):
     ov = require("openvino", "fast", "backend=openvino")
     core = ov.Core()
-    if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-        raise BrightEvalError("quantize=bf16: this CPU has no bfloat16 units (OpenVINO would compute in fp32 under the bf16 name); "
-                              "use quantize=none or quantize=int8")
     # The precision explicitly: on CPUs with bf16 units OpenVINO would otherwise pick bf16, and fp32's numbers would move.
     compiled = core.compile_model(core.read_model(str(path)), "CPU", {"INFERENCE_PRECISION_HINT": precision,
                                                                       "INFERENCE_NUM_THREADS": _threads(), "PERFORMANCE_HINT": "LATENCY"})
@@ -224,18 +222,18 @@ def use_backend(st_model, backend: str, quantize: str, cache: ArtifactCache) -> 
         sample = module.preprocess([("a query", "an example text"), ("another query", "another, longer example text to pad")])
     inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if isinstance(sample.get(k), torch.Tensor)]
 
-    def calibration() -> tuple[list[dict], int]:
+    def calibration() -> list[dict]:
         """The fixed calibration texts tokenised as this model will see them (pairs of them for a cross-encoder)."""
-        texts, batch = calibration_texts(), RECIPES["int8"]["calibration"]["batch"]
+        texts, batch = list(calibration_texts()), RECIPES["int8"]["calibration"]["batch"]
         if module.transformer_task == "sequence-classification":
             texts = list(zip(texts[::2], texts[1::2]))
         feeds = []
         for i in range(0, len(texts), batch):
             features = module.preprocess(texts[i:i + batch])
             feeds.append({k: features[k].numpy().astype(np.int64) for k in inputs})
-        return feeds, module.max_seq_length
+        return feeds
 
-    path, meta = exported_model(model, output, inputs, sample, backend, quantize, cache, calibration)
+    path, meta = exported_model(model, output, inputs, sample, backend, quantize, cache, calibration, module.max_seq_length)
     run = _onnxruntime(path) if backend == "onnx" else _openvino(path, RECIPES.get(quantize, {}).get("inference_precision", "f32"))
     module.model = _Runner(run, model.config, output, inputs)
     runtime = "onnxruntime" if backend == "onnx" else "openvino"

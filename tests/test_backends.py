@@ -70,12 +70,6 @@ def test_fp32_backend_gives_torch_vectors_and_rankings(runs, backend):
     assert meta["encoded_with"]["backend"] == backend and len(meta["encoded_with"]["export_sha256"]) == 64
 
 
-def _has_bf16() -> bool:
-    import openvino
-
-    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-
-
 @pytest.mark.slow
 def test_int8_is_another_system_close_to_fp32(runs, proxy, cache_root):
     queries, corpus = proxy
@@ -95,23 +89,31 @@ def test_int8_is_another_system_close_to_fp32(runs, proxy, cache_root):
 
 
 @pytest.mark.slow
-def test_bf16_is_another_system_or_refused(runs, cache_root):
-    """bf16 where the CPU computes in bf16; elsewhere one error, never fp32 under the bf16 name."""
-    from bright_eval.errors import BrightEvalError
+def test_bf16_is_another_system(runs, cache_root):
+    from bright_eval.retrievers.backend_options import cpu_has_bf16
 
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no bf16 units: quantize=bf16 is refused here (test_bf16_is_refused_without_bf16_units)")
     torch_r, torch_emb, _, _ = runs["torch"]
     b16 = _fresh(cache_root, "openvino", "bf16")
     assert b16.name == f"{MODEL}(quantize=bf16)" and b16.spec()["quantize"]["inference_precision"] == "bf16"
-    if not _has_bf16():
-        with pytest.raises(BrightEvalError, match="no bfloat16 units"):
-            _ = b16.model
-        return
-    emb = b16.encode_documents(["a passage about the biology of sleep", "another, about the economics of housing"])
-    ref = torch_r.encode_documents(["a passage about the biology of sleep", "another, about the economics of housing"])
-    gap = float(np.max(1 - np.sum(emb * ref, axis=1)))
+    texts = ["a passage about the biology of sleep", "another, about the economics of housing"]
+    gap = float(np.max(1 - np.sum(b16.encode_documents(texts) * torch_r.encode_documents(texts), axis=1)))
     assert 1e-7 < gap < 1e-3, gap  # computed in bf16: close, and not the fp32 numbers
     # bf16 compiles the fp32 export: no second export
     assert b16._loaded["runtime"]["export_sha256"] == runs["openvino"][0]._loaded["runtime"]["export_sha256"]
+
+
+def test_bf16_is_refused_without_bf16_units(monkeypatch):
+    """Never fp32 under the bf16 name: one error when the component is made, before any model loads."""
+    from bright_eval.errors import BrightEvalError
+    from bright_eval.retrievers import backend_options
+
+    monkeypatch.setattr(backend_options, "cpu_has_bf16", lambda: False)
+    for make in (lambda: RETRIEVERS.create(MODEL, {"backend": "openvino", "quantize": "bf16"}),
+                 lambda: RERANKERS.create("ms-marco-minilm-l6", {"backend": "openvino", "quantize": "bf16"})):
+        with pytest.raises(BrightEvalError, match="quantize=bf16: this CPU has no bfloat16 units"):
+            make()
 
 
 @pytest.mark.slow
