@@ -1,8 +1,9 @@
 """Dense retrieval speed and memory, side by side in one run: document encoding docs/s of
 all-MiniLM-L6-v2 on real BRIGHT text for every backend (torch, ONNX Runtime, OpenVINO; fp32, bf16, int8)
 with the fp32 roofline (the model's FLOPs per document against torch's own fp32 matmul throughput),
-seconds per query for a cross-encoder and `embed:` reranking at depths 10 and 100 per backend, and
-exact blocked top-k search over a BRIGHT-sized (400k) memory-mapped embedding matrix.
+seconds per query for a cross-encoder and `embed:` reranking at depths 10 and 100 per backend with
+the same fp32 roofline for reranking (the pairs' FLOPs per query), and exact blocked top-k search
+over a BRIGHT-sized (400k) memory-mapped embedding matrix.
 
     .venv/bin/python benchmarks/dense_speed.py --data-dir ../shared/bright --docs 64 --rounds 2
     .venv/bin/python benchmarks/dense_speed.py --docs 0 --rerank-depths '' --search-docs 400000
@@ -88,33 +89,79 @@ def gemm_gflops(m: int, k: int, n: int, dtype: str, repeats: int = 10) -> float:
     return 2 * m * k * n * repeats / (time.perf_counter() - t0) / 1e9
 
 
+def encoder_flops(config, lengths: list[int]) -> float:
+    """FLOPs of a BERT-style encoder over sequences of `lengths` tokens. Per token and layer: Q, K, V and output
+    projections (4 h^2), the feed-forward (2 h ffn), attention scores and mix (2 seq h); x2 for multiply-add."""
+    h, ffn, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    return float(sum(2 * layers * n * (4 * h * h + 2 * h * ffn + 2 * n * h) for n in lengths))
+
+
+_PEAK: dict[str, float] = {}
+
+
+def matmul_peak(config, dtype: str = "float32") -> float:
+    """torch's best matmul GFLOP/s over the encoder's GEMM shapes (fused QKV, attention output, feed-forward up and
+    down) at 2,048 and 8,192 token rows, best of three: the ceiling for that precision on this machine."""
+    if dtype not in _PEAK:
+        h, ffn = config.hidden_size, config.intermediate_size
+        shapes = [(m, k, n) for m in (2048, 8192) for k, n in ((h, 3 * h), (h, h), (h, ffn), (ffn, h))]
+        _PEAK[dtype] = max(gemm_gflops(m, k, n, dtype) for m, k, n in shapes for _ in range(3))
+    return _PEAK[dtype]
+
+
 def roofline(encoder, texts: list[str], torch_docs_s: float) -> None:
-    """What fp32 can reach at all: the model's FLOPs per document against torch's fp32 GEMM throughput."""
+    """What fp32 can reach at all: the model's FLOPs per document against torch's best fp32 GEMM throughput."""
     model = encoder.model
     cfg = model[0].model.config
-    h, ffn, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
     lengths = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]]
-    # Per token and layer: Q, K, V, output projections (4 h^2), the feed-forward (2 h ffn), attention scores and mix (2 seq h); x2 for FMA.
-    flops_doc = sum(2 * layers * n * (4 * h * h + 2 * h * ffn + 2 * n * h) for n in lengths) / len(lengths)
-    peak = {dt: max(gemm_gflops(8192, h, ffn, dt) for _ in range(3)) for dt in ("float32", "bfloat16")}
-    ceiling = peak["float32"] * 1e9 / flops_doc
+    flops_doc = encoder_flops(cfg, lengths) / len(lengths)
+    peak, bf16 = matmul_peak(cfg), matmul_peak(cfg, "bfloat16")
+    ceiling = peak * 1e9 / flops_doc
     print(f"  roofline: {flops_doc / 1e9:.1f} GFLOP per document ({np.mean(lengths):.0f} tokens avg); torch matmul "
-          f"{peak['float32']:.0f} GFLOP/s fp32, {peak['bfloat16']:.0f} bf16 at the encoder's shape: fp32 ceiling {ceiling:.1f} docs/s "
+          f"{peak:.0f} GFLOP/s fp32, {bf16:.0f} bf16 at best over the encoder's shapes: fp32 ceiling {ceiling:.1f} docs/s "
           f"= {ceiling / torch_docs_s:.2f}x torch fp32 (torch reaches {torch_docs_s / ceiling:.0%} of it)")
+
+
+def rerank_ceiling(rerankers: dict, queries: dict, runs: dict, corpus, depth: int) -> dict[str, float]:
+    """Seconds per query that fp32 cannot beat at `depth`: the pairs' (cross-encoder) or the documents' and
+    query's (`embed:`) encoder FLOPs at this machine's fp32 matmul peak."""
+    from bright_eval.rerankers.base import DocTexts
+
+    ce = rerankers[("ce", "torch fp32")]._load()
+    st = rerankers[("embed", "torch fp32")].dense.model
+    text = DocTexts(corpus)
+    ce_lengths, unique_docs = [], set()
+    for qid, query in queries.items():
+        docs = [text(d) for d in runs[depth][qid]]
+        ce_lengths += [len(ids) for ids in ce.tokenizer([query] * len(docs), docs, truncation=True, max_length=ce.max_seq_length)["input_ids"]]
+        unique_docs.update(runs[depth][qid])
+    # `embed:` encodes each document once per corpus, whichever query's head it is in, and each query once.
+    emb_texts = [text(d) for d in sorted(unique_docs)] + list(queries.values())
+    emb_lengths = [len(ids) for ids in st.tokenizer(emb_texts, truncation=True, max_length=st.max_seq_length)["input_ids"]]
+    peak = matmul_peak(st[0].model.config) * 1e9
+    return {"ce": encoder_flops(ce.model.config, ce_lengths) / peak / len(queries),
+            "embed": encoder_flops(st[0].model.config, emb_lengths) / peak / len(queries)}
+
+
+# torch at the GPU's batch (64 texts at 256 tokens), the CPU default before CPUs got their own token budget
+# (retrievers/dense.py BATCH_TOKENS): the speed issue 21 started from, run alongside so the gain is measured too.
+BEFORE = "torch fp32, batch 64"
 
 
 def bench_backends(texts: list[str], rounds: int, cache) -> dict[str, float]:
     """docs/s per variant: every variant once per round, in rotating order, so a load change hits all alike."""
     encoders, setup = {}, {}
-    for label, backend, quantize in VARIANTS:
+    rows = VARIANTS + [(BEFORE, "torch", "none")]
+    for label, backend, quantize in rows:
         t0 = time.perf_counter()
         encoders[label] = _encoder(backend, quantize, cache)
+        encoders[label].batch_size = 64 if label == BEFORE else None
         encoders[label].encode_documents(texts[:2])
         setup[label] = time.perf_counter() - t0
     best: dict[str, float] = {}
     first: dict[str, np.ndarray] = {}
     for rnd in range(rounds):
-        order = VARIANTS[rnd % len(VARIANTS):] + VARIANTS[:rnd % len(VARIANTS)]
+        order = rows[rnd % len(rows):] + rows[:rnd % len(rows)]
         for label, *_ in order:
             t0 = time.perf_counter()
             emb = encoders[label].encode_documents(texts)
@@ -123,10 +170,12 @@ def bench_backends(texts: list[str], rounds: int, cache) -> dict[str, float]:
     for label in first:
         setup[label + " gap"] = float(np.max(1 - np.sum(first[label] * first["torch fp32"], axis=1)))
     words = sum(len(t.split()) for t in texts) / len(texts)
+    from bright_eval.retrievers.dense import auto_batch_size
+
     print(f"encode: all-minilm-l6-v2, {len(texts)} real BRIGHT answers ({words:.0f} words avg, max_seq_length 256), "
-          f"batch {encoders['torch fp32'].batch_size or 'auto'}, torch threads {_threads()}, best of {rounds} rounds")
-    for label, *_ in VARIANTS:
-        print(f"  {label:16s} {best[label]:7.2f} docs/s  {best[label] / best['torch fp32']:5.2f}x torch  "
+          f"batch {auto_batch_size(256, 'cpu')} (auto on a CPU), torch threads {_threads()}, best of {rounds} rounds")
+    for label, *_ in rows:
+        print(f"  {label:20s} {best[label]:7.2f} docs/s  {best[label] / best['torch fp32']:5.2f}x torch  "
               f"max 1-cos vs torch {setup[label + ' gap']:.1e}  setup {setup[label]:.1f} s (export, quantisation, compile)")
     roofline(encoders["torch fp32"], texts, best["torch fp32"])
     return best
@@ -186,6 +235,12 @@ def bench_rerank(texts: list[str], depths: list[int], n_queries: int, rounds: in
             cells = "  ".join(f"{label} {best[(kind, label, depth)]:6.2f} s ({base / best[(kind, label, depth)]:.2f}x)"
                               for k, label in rerankers if k == kind)
             print(f"  {name} depth {depth}: {cells}")
+    depth = max(depths)
+    for kind, floor in rerank_ceiling(rerankers, queries, runs, corpus, depth).items():
+        best[(kind, "fp32 floor", depth)] = floor
+        torch_s = best[(kind, "torch fp32", depth)]
+        print(f"  roofline, {kind} depth {depth}: {floor:.2f} s/query at the fp32 matmul peak = {torch_s / floor:.2f}x torch fp32 "
+              f"(torch reaches {floor / torch_s:.0%} of it)")
     return best
 
 
@@ -247,14 +302,17 @@ def main() -> None:
         cache = ArtifactCache(Path(tmp) / "cache")
         if args.docs:
             docs = bench_backends(real_texts(args.data_dir, args.docs), args.rounds, cache)
-            print(f"  targets: fp32 >= 1.5x torch: {max(docs['onnx fp32'], docs['openvino fp32']) / docs['torch fp32']:.2f}x; "
-                  f"int8 >= 3x torch: {docs['openvino int8'] / docs['torch fp32']:.2f}x; load average now {load()}")
+            fp32, int8 = max(docs["onnx fp32"], docs["openvino fp32"]), docs["openvino int8"]
+            print(f"  targets: fp32 >= 1.5x torch: {fp32 / docs['torch fp32']:.2f}x ({fp32 / docs[BEFORE]:.2f}x {BEFORE}); "
+                  f"int8 >= 3x torch: {int8 / docs['torch fp32']:.2f}x ({int8 / docs[BEFORE]:.2f}x {BEFORE}); load average now {load()}")
         depths = [int(d) for d in args.rerank_depths.split(",") if d.strip()]
         if depths:
-            rr = bench_rerank(real_texts(args.data_dir, max(depths) * 3), depths, args.rerank_queries, args.rounds, cache, Path(tmp))
+            rr = bench_rerank(real_texts(args.data_dir, max(depths) * 3 + 50), depths, args.rerank_queries, args.rounds, cache, Path(tmp))
             for kind in ("ce", "embed"):
                 fp32 = min(rr[(kind, "onnx fp32", max(depths))], rr[(kind, "openvino fp32", max(depths))])
-                print(f"  target: {kind} at depth {max(depths)} >= 2x faster at fp32: {rr[(kind, 'torch fp32', max(depths))] / fp32:.2f}x")
+                torch_s = rr[(kind, "torch fp32", max(depths))]
+                print(f"  target: {kind} at depth {max(depths)} >= 2x faster at fp32: {torch_s / fp32:.2f}x "
+                      f"(fp32 roofline: {torch_s / rr[(kind, 'fp32 floor', max(depths))]:.2f}x)")
             print(f"  load average now {load()}")
     if args.search_docs:
         bench_search(args.search_docs, args.dim, args.queries, args.k, args.device)

@@ -84,20 +84,25 @@ def random_bert(folder: Path, shape: dict, texts: list[str], max_len: int = 512)
 
 
 def bench_rewrite(cfg: dict, model: Path, device: str, texts: list[str]) -> dict:
+    """Batched generation through the transformers backend with TongSearch-QR's prompt (what `hf:` rewriters run)."""
     from bright_eval.rewriters.hf_backend import TransformersBackend
-    from bright_eval.rewriters.llm import Decoding, build_messages
+    from bright_eval.rewriters.prompts import eval_messages
+    from bright_eval.rewriters.sampling import Sampling
 
     be = TransformersBackend(str(model), device=device, dtype="bfloat16" if device == "cuda" else "float32")
     be._load()
-    model_obj = be._model
-    model_obj.generation_config.eos_token_id = None  # random weights: every completion runs to max_new_tokens
-    convs = [build_messages(texts[i % len(texts)][:600], think=False) for i in range(cfg["gen_queries"])]
-    dec = Decoding(max_new_tokens=cfg["gen_tokens"])
-    be.generate(convs[:2], Decoding(max_new_tokens=2))  # warm-up (kernels, allocator)
+    be._model.generation_config.eos_token_id = None  # random weights: every completion runs to max_new_tokens
+    convs = [eval_messages("tsqr", texts[i % len(texts)][:600], False) for i in range(cfg["gen_queries"])]
+    greedy = Sampling(max_tokens=cfg["gen_tokens"]).to_dict()
+    be.generate(convs[:2], Sampling(max_tokens=2).to_dict())  # warm-up (kernels, allocator)
     _sync(device)
     t0, done = time.perf_counter(), 0
     for i in range(0, len(convs), cfg["gen_batch"]):
-        done += sum(g.completion_tokens for g in be.generate(convs[i:i + cfg["gen_batch"]], dec))
+        results = be.generate(convs[i:i + cfg["gen_batch"]], greedy)
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:
+            raise SystemExit(f"rewrite: {len(failed)} of {len(results)} generations failed: {failed[0]}")
+        done += sum(r.completion_tokens for r in results)
     _sync(device)
     wall = time.perf_counter() - t0
     return {"queries": len(convs), "batch": cfg["gen_batch"], "max_new_tokens": cfg["gen_tokens"], "completion_tokens": done,

@@ -14,7 +14,7 @@
   cached embeddings. `quantize="int8"` is another system: its recipe is in the spec and the cache key.
 * Throughput: sentence-transformers' `encode` sorts each call's texts by length before batching
   (sentence_transformer/model.py:962 in 6.3), so one shard's batches hold texts of similar length; the
-  batch size follows the max length (`auto_batch_size`). Tasks whose corpora have one fingerprint
+  batch size follows the max length and the device (`auto_batch_size`). Tasks whose corpora have one fingerprint
   (aops and theoremqa_questions) and one document instruction share one cached encoding.
 """
 
@@ -43,13 +43,16 @@ log = logging.getLogger(__name__)
 
 KIND = "embeddings"  # ArtifactCache kind: counters under this name show what a run encoded or reused
 SCORE_ELEMENTS = 1 << 25  # query x document scores held at once in search (128 MiB of float32)
-BATCH_TOKENS = 1 << 14  # padded tokens per batch when no batch size is given: 64 texts at 256 tokens, 4 at 4096
+# Padded tokens per batch when no batch size is given. On a GPU: 64 texts at 256 tokens, 4 at 4096. On a CPU smaller
+# batches ran faster (8 texts at 256 tokens: torch 1.12-1.19x, OpenVINO 1.03-1.09x the speed at 64; docs/dense-and-api-embedders.md).
+BATCH_TOKENS = {"gpu": 1 << 14, "cpu": 1 << 11}
 
 
-def auto_batch_size(max_length: int | None) -> int:
-    """A batch of about BATCH_TOKENS padded tokens: long-context models get small batches, short ones
-    large (activation memory grows with batch x length)."""
-    return max(1, min(256, BATCH_TOKENS // max(1, max_length or 512)))
+def auto_batch_size(max_length: int | None, device: str = "cuda") -> int:
+    """A batch of about BATCH_TOKENS padded tokens for the device: long-context models get small batches, short
+    ones large (activation memory grows with batch x length)."""
+    budget = BATCH_TOKENS["cpu" if device.startswith("cpu") else "gpu"]
+    return max(1, min(256, budget // max(1, max_length or 512)))
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -220,7 +223,7 @@ class DenseRetriever:
     def _encode(self, texts: list[str], prompt: str, max_length: int | None, pool=None) -> np.ndarray:
         model = self.model
         model.max_seq_length = max_length or self._loaded['default_max']
-        batch = self.batch_size or auto_batch_size(model.max_seq_length)
+        batch = self.batch_size or auto_batch_size(model.max_seq_length, self.device)
         kwargs = {"batch_size": batch, "normalize_embeddings": True, "show_progress_bar": False}
         if prompt:
             kwargs["prompt"] = prompt

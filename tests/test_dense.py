@@ -158,10 +158,21 @@ def test_unreachable_model_is_a_clear_error(tmp_path):
         r.index(Corpus(["a"], ["text"]))
 
 
-def test_batch_size_follows_the_max_length():
-    assert [auto_batch_size(n) for n in (128, 256, 512, 4096, 32768)] == [128, 64, 32, 4, 1]
-    assert auto_batch_size(None) == 32  # unknown: as for 512 tokens
+def test_batch_size_follows_the_max_length_and_the_device():
+    assert [auto_batch_size(n, "cuda:0") for n in (128, 256, 512, 4096, 32768)] == [128, 64, 32, 4, 1]
+    assert auto_batch_size(None, "cuda") == 32  # unknown: as for 512 tokens
+    assert [auto_batch_size(n, "cpu") for n in (128, 256, 512, 4096, None)] == [16, 8, 4, 1, 4]  # CPUs ran faster on small batches
 
+
+
+def test_cpu_encoding_batches_by_the_cpu_budget(tmp_path, monkeypatch):
+    """Without a batch_size, a CPU run hands sentence-transformers the CPU batch (8 texts at 256 tokens), a given one wins."""
+    for given, want in ((None, 8), (3, 3)):
+        r = RETRIEVERS.create("all-minilm-l6-v2", {"device": "cpu", "batch_size": given}, cache=ArtifactCache(tmp_path / "c")).for_task("biology")
+        seen, real = [], r.model.encode
+        monkeypatch.setattr(r.model, "encode", lambda texts, _real=real, _seen=seen, **kw: _seen.append(kw["batch_size"]) or _real(texts, **kw))
+        assert r.encode_documents(["one short text", "another"]).shape == (2, 384)
+        assert seen == [want]
 
 def test_tasks_sharing_a_corpus_encode_it_once(tmp_path, monkeypatch):
     """aops and theoremqa_questions have one document set: the second task reuses the first's encoding
