@@ -151,6 +151,14 @@ class RetrieverStats(Protocol):
     stats: dict
 
 
+@runtime_checkable
+class RanWith(Protocol):
+    """A component whose numbers more than one engine computes (an fp32 `backend=openvino` computes torch's, and shares
+    its name and caches): what ran it, e.g. the exported model's sha256. Results record it as provenance, not identity."""
+
+    def ran_with(self) -> dict: ...
+
+
 T = TypeVar("T")
 
 

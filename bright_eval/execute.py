@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import storage
-from .components import HasStats, IndexParts, Query, ReadsDocuments, Releasable, RetrieverStats, bind
+from .components import HasStats, IndexParts, Query, RanWith, ReadsDocuments, Releasable, RetrieverStats, bind
 from .data import Corpus, check_gold_in_corpus
 from .errors import BrightEvalError
 from .io import fingerprint_of
@@ -246,11 +246,13 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
     timings["search_s"] = searches.charge((cell.rewriter, cell.retriever, task))
 
     rr_stats: dict = {}
+    reranker = None
     if cell.reranker is not None:
         on_event("rerank", {"task": task, "rewriter": cell.rewriter, "retriever": cell.retriever, "reranker": cell.reranker})
         t0 = time.perf_counter()
         seen = texts if req.rerank_query == "rewritten" else {ex.id: ex.query for ex in data.examples}
-        run, rr_stats = rerank_step(plan.reranker(cell.reranker, task), seen, run, corpus, req.rerank_depth)
+        reranker = plan.reranker(cell.reranker, task)
+        run, rr_stats = rerank_step(reranker, seen, run, corpus, req.rerank_depth)
         timings["rerank_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -290,6 +292,10 @@ def _compute(plan: Plan, cell: Cell, data, corpora: _Step, indexes: _Step, rewri
         warnings=warnings, run_file=run_file, timings=timings,
     )
     record.identity_fingerprint = identity_fingerprint(cell.identity, texts)
+    # Which engine computed the numbers: not identity, since an fp32 backend computes torch's and shares its results.
+    ran_with = {role: c.ran_with() for role, c in (("retriever", retriever), ("reranker", reranker)) if isinstance(c, RanWith)}
+    if any(ran_with.values()):
+        record.environment["ran_with"] = ran_with
     timings["write_s"] = time.perf_counter() - t0
     write_result(cell.path, record)
     record.path = str(cell.path)

@@ -72,6 +72,10 @@ class CrossEncoderReranker:
             self.runtime = use_backend(self._model, self.backend, self.quantize, self.cache)
         return self._model
 
+    def ran_with(self) -> dict:
+        """Provenance for results: the engine that scored (torch, or a backend's runtime and export hash)."""
+        return {"pairs": self.runtime}
+
     def score(self, pairs: list[tuple[str, str]]) -> list[float]:
         if not pairs:
             return []

@@ -44,6 +44,13 @@ class EmbeddingReranker:
     def spec(self) -> dict:
         return {"name": self.name, "kind": "embedding-cosine", "encoder": self.dense.spec()}
 
+    def ran_with(self) -> dict:
+        """Provenance for results: the encoder's engines; heads encoded here share the queries' engine."""
+        out = self.dense.ran_with()
+        if self._indexed is None:
+            out["documents"] = out["queries"]
+        return out
+
     def _doc_vectors(self, corpus: Corpus, docids: list[str], text: DocTexts) -> dict[str, np.ndarray]:
         self.encoded = 0
         if not self.dense.is_cached(corpus.fingerprint) and len(docids) > len(corpus) // 2:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import inspect
+import json
 import logging
 import os
 import shutil
@@ -156,6 +157,7 @@ class DenseRetriever:
         self._doc_emb: np.ndarray | None = None
         self._doc_ids: list[str] = []
         self._doc_pos: dict[str, int] = {}
+        self._docs_encoded_with: dict | None = None  # what encoded the indexed corpus (its cache's meta.json)
 
     # -- configuration ---------------------------------------------------------------------------
     def for_task(self, task: str, long_documents: bool = False) -> DenseRetriever:
@@ -163,7 +165,7 @@ class DenseRetriever:
         shared, the index is not."""
         bound = copy.copy(self)
         bound.task, bound.long_documents = task, long_documents
-        bound._doc_emb, bound._doc_ids, bound._doc_pos = None, [], {}
+        bound._doc_emb, bound._doc_ids, bound._doc_pos, bound._docs_encoded_with = None, [], {}, None
         return bound
 
     @property
@@ -277,6 +279,21 @@ class DenseRetriever:
         self._doc_emb = emb
         self._doc_ids = corpus.ids
         self._doc_pos = {d: i for i, d in enumerate(corpus.ids)}
+        self._docs_encoded_with = self._encoded_with(key)
+
+    def _encoded_with(self, key: str) -> dict | None:
+        """What encoded the cached embeddings under `key` (torch, or a backend's runtime and export hash); None when
+        their meta.json predates the record or cannot be read."""
+        try:
+            meta = json.loads((self.cache.dir_for(KIND, key) / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return meta.get("encoded_with") if isinstance(meta, dict) else None
+
+    def ran_with(self) -> dict:
+        """Provenance for results: what encoded the documents (possibly an earlier run, through the shared cache) and what
+        encodes queries in this process (None until the model has loaded)."""
+        return {"documents": self._docs_encoded_with, "queries": self._loaded.get("runtime")}
 
     def _load_cached(self, key: str, n_docs: int) -> np.ndarray | None:
         """The cached embeddings, or None (after deleting them) when damaged, so that they are re-encoded."""

@@ -20,7 +20,7 @@ import copy
 import math
 import re
 
-from bright_eval.components import IndexCache, Releasable, Retriever, RetrieverStats, bind
+from bright_eval.components import IndexCache, RanWith, Releasable, Retriever, RetrieverStats, bind
 from bright_eval.errors import BrightEvalError
 from bright_eval.registry import split_options, split_top_level
 from bright_eval.trec import ranked as trec_ranked
@@ -139,6 +139,10 @@ class FusedRetriever:
     def stats(self) -> dict:
         """Children's counters (API calls, tokens, cost), by child name."""
         return {c.name: c.stats for c in self.children if isinstance(c, RetrieverStats)}
+
+    def ran_with(self) -> dict:
+        """Children's engines (components.RanWith), by child name."""
+        return {c.name: c.ran_with() for c in self.children if isinstance(c, RanWith)}
 
     def index(self, corpus) -> None:
         for c in self.children:

@@ -174,6 +174,7 @@ def test_cross_encoder_fp32_backends_score_as_torch(tiny_ce, proxy, cache_root):
         ce = RERANKERS.create(f"ce:{tiny_ce}", {"backend": backend}, cache=ArtifactCache(cache_root))
         scores[backend] = np.array(ce.score(pairs))
         names.add((ce.name, json.dumps(ce.spec(), sort_keys=True)))
+        assert ce.ran_with()["pairs"]["backend"] == backend  # what the results record as provenance
     assert len(names) == 1  # one system
     for backend in ("onnx", "openvino"):
         np.testing.assert_allclose(scores[backend], scores["torch"], atol=1e-5)
@@ -196,3 +197,26 @@ def test_int8_export_is_reproducible(tiny_ce, proxy, tmp_path):
         ce = RERANKERS.create(f"ce:{tiny_ce}", {"backend": "openvino", "quantize": "int8"}, cache=ArtifactCache(tmp_path / str(i)))
         made.append((ce.score(pairs), ce.runtime["export_sha256"]))
     assert made[0] == made[1]
+
+
+# -- provenance -------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_results_record_which_engine_computed_them(make_proxy, tmp_path, monkeypatch, capsys):
+    """An fp32 backend shares torch's system and cache, so its record must say what really ran: documents encoded
+    by torch (an earlier run, through the cache), queries by OpenVINO, with the exported model's sha256."""
+    from cli_invoke import invoke
+
+    data = make_proxy(tmp_path / "proxy", 12, ("biology",))
+    monkeypatch.setenv("BRIGHT_EVAL_CACHE", str(tmp_path / "cache"))
+    records = {}
+    for backend in ("torch", "openvino"):
+        code, out, err = invoke(monkeypatch, capsys, "run", "--rewriter", "original", "--retriever", f"{MODEL}(backend={backend})",
+                                "--tasks", "biology", "--data-dir", data, "--results-dir", tmp_path / backend)
+        assert code == 0, err
+        records[backend] = json.loads((tmp_path / backend / "original" / MODEL / "biology.json").read_text())
+    assert records["openvino"]["metrics"] == records["torch"]["metrics"]  # one system, one set of numbers
+    assert records["torch"]["environment"]["ran_with"] == {"retriever": {"documents": {"backend": "torch"}, "queries": {"backend": "torch"}}}
+    ran = records["openvino"]["environment"]["ran_with"]["retriever"]
+    (export,) = [json.loads(p.read_text()) for p in (tmp_path / "cache" / "exported-models").glob("*/meta.json")]
+    assert ran["documents"] == {"backend": "torch"}
+    assert ran["queries"]["backend"] == "openvino" and ran["queries"]["export_sha256"] == export["sha256"]
