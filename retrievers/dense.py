@@ -49,7 +49,7 @@ SCORE_ELEMENTS = 1 << 25  # query x document scores held at once in search (128 
 BATCH_TOKENS = {"gpu": 1 << 14, "cpu": 1 << 11}
 
 
-def auto_batch_size(max_length: int | None, device: str = "cuda") -> int:
+def auto_batch_size(max_length: int | None, device: str) -> int:
     """A batch of about BATCH_TOKENS padded tokens for the device: long-context models get small batches, short
     ones large (activation memory grows with batch x length)."""
     budget = BATCH_TOKENS["cpu" if device.startswith("cpu") else "gpu"]

@@ -207,3 +207,17 @@ def test_fused_search_on_real_runs(proxy_runs):
             for name, run in (("bm25", runs[0]), ("dense", runs[1]), ("fused", bound.search(queries, k=10)))}
     assert ndcg["fused"] >= min(ndcg["bm25"], ndcg["dense"]), ndcg
     assert ndcg["fused"] > 0.5, ndcg
+
+
+class _Engine(_Ignores):
+    """A child that says what computed it (components.RanWith), as dense retrievers do."""
+
+    name = "dense-child"
+
+    def ran_with(self):
+        return {"queries": {"backend": "openvino"}}
+
+
+def test_hybrid_reports_its_childrens_engines_by_name():
+    fused = FusedRetriever("rrf", [_Ignores({"q": A}), _Engine({"q": B})])
+    assert fused.ran_with() == {"dense-child": {"queries": {"backend": "openvino"}}}  # children without one are left out
